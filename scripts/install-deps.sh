@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Installs every Debian package that writeboost's build, tests and benchmarks
+# need. Does nothing (and needs no network) when they are all present.
+set -euo pipefail
+
+packages=(
+  # Build
+  build-essential cmake pkg-config git
+  # Core
+  libabsl-dev liburing-dev libisal-dev libxxhash-dev
+  # Service and client
+  libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
+  prometheus-cpp-dev nlohmann-json3-dev libcli11-dev
+  # Tests
+  libgtest-dev libgmock-dev clang libclang-rt-14-dev
+  nbdkit nbdkit-plugin-dev libnbd-bin fio qemu-utils prometheus
+  e2fsprogs fuse3 util-linux python3
+  # Benchmarks
+  gnuplot-nox
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
+  [[ "$status" == "install ok installed" ]] || missing+=("$p")
+done
+
+if [[ ${#missing[@]} -eq 0 ]]; then
+  exit 0
+fi
+
+echo "install-deps: installing ${missing[*]}"
+sudo=""
+[[ $(id -u) -eq 0 ]] || sudo="sudo"
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -q
+$sudo apt-get install -y -q --no-install-recommends "${missing[@]}"

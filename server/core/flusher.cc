@@ -1,0 +1,179 @@
+// The flusher: seals RAM buffers into segments, writes them with several in
+// flight, and issues the device flushes that acknowledge FUA writes and
+// Flush requests (group commit: one flush serves every waiter queued).
+#include <cstring>
+
+#include "absl/strings/str_format.h"
+#include "server/core/util/crc32c.h"
+#include "server/core/volume_impl.h"
+
+namespace wb {
+
+void VolumeImpl::Seal(Segment* s) {
+  // REQUIRES: s == open_. Writers still copying are waited for by the
+  // flusher (writers == 0) before the segment is written.
+  s->state = Segment::State::kSealed;
+  open_ = nullptr;
+  head_pos_ = geo_.NextPos(s->pos, uint64_t{geo_.meta_blocks} + s->nr_data);
+  if (s->nr_data < geo_.max_data_blocks) nr_partial_flushed_++;
+  fua_seal_deadline_ = absl::InfiniteFuture();
+  flusher_cv_.Signal();
+}
+
+void VolumeImpl::Fail(const absl::Status& st) {
+  if (!failed_.ok()) return;
+  // Whether the failed write or flush reached the media is unknown, so no
+  // later success may be reported on top of it (the fsync lesson).
+  failed_ = absl::FailedPreconditionError(
+      absl::StrFormat("volume failed: %s", st.message()));
+  state_cv_.SignalAll();
+  flusher_cv_.SignalAll();
+  wb_cv_.SignalAll();
+}
+
+void VolumeImpl::FlusherLoop() {
+  absl::MutexLock l(&mu_);
+  absl::Time last_sync = absl::Now();
+  while (true) {
+    std::vector<Segment*> to_write;
+    for (auto it = segments_.upper_bound(completed_through_);
+         it != segments_.end(); ++it) {
+      Segment* s = it->second.get();
+      if (s->state == Segment::State::kSealed && s->writers == 0) {
+        s->state = Segment::State::kWriting;
+        to_write.push_back(s);
+      }
+    }
+    absl::Time now = absl::Now();
+    // A FUA write waiting behind a busy flusher: seal when the flush in
+    // flight ends or when its deadline passes.
+    if (open_ != nullptr && fua_seal_deadline_ != absl::InfiniteFuture() &&
+        (!flush_in_flight_ || now >= fua_seal_deadline_)) {
+      Seal(open_);
+      continue;
+    }
+    // sync_data_interval: make a partial buffer durable periodically.
+    if (tunables_.sync_data_interval > 0 &&
+        now - last_sync >= absl::Seconds(tunables_.sync_data_interval)) {
+      last_sync = now;
+      if (open_ != nullptr && open_->nr_data > 0) {
+        uint64_t id = open_->id;
+        Seal(open_);
+        flush_wanted_through_ = std::max(flush_wanted_through_, id);
+        continue;
+      }
+    }
+    bool issue_flush = false;
+    uint64_t covers = 0;
+#ifdef WB_MUTANT_flush_before_complete
+    // Mutant: flushes without waiting for earlier segment writes.
+    if (!flush_in_flight_ && flush_wanted_through_ > durable_through_ &&
+        failed_.ok()) {
+      issue_flush = true;
+      covers = flush_wanted_through_;
+    }
+#else
+    if (!flush_in_flight_ && flush_wanted_through_ > durable_through_ &&
+        completed_through_ >= flush_wanted_through_ && failed_.ok()) {
+      issue_flush = true;
+      covers = completed_through_;
+    }
+#endif
+    if (issue_flush) flush_in_flight_ = true;
+
+    if (to_write.empty() && !issue_flush) {
+      if (stop_ && open_ == nullptr && !flush_in_flight_ &&
+          completed_through_ == next_id_ - 1) {
+        break;
+      }
+      absl::Time wake = std::min(fua_seal_deadline_, now + absl::Seconds(1));
+      flusher_cv_.WaitWithDeadline(&mu_, wake);
+      continue;
+    }
+    mu_.Unlock();
+    for (Segment* s : to_write) SubmitSegmentWrite(s);
+    if (issue_flush) {
+      cache_->Submit({IoOp::kFlush, 0, 0, nullptr}, [this, covers](absl::Status st) {
+        absl::MutexLock inner(&mu_);
+        flush_in_flight_ = false;
+        if (!st.ok()) {
+          cache_errors_++;
+          Fail(st);
+        } else {
+          durable_through_ = std::max(durable_through_, covers);
+          group_commits_++;
+        }
+        state_cv_.SignalAll();
+        flusher_cv_.Signal();
+      });
+    }
+    mu_.Lock();
+  }
+}
+
+void VolumeImpl::SubmitSegmentWrite(Segment* s) {
+  // The segment is kWriting with no writers: its buffer is stable.
+  std::vector<SegmentEntry> entries(s->nr_data);
+  uint64_t durable;
+  uint16_t flags;
+  {
+    absl::MutexLock l(&mu_);
+    for (uint32_t i = 0; i < s->nr_data; i++) {
+      uint32_t cb = DataBlock(*s, i);
+      entries[i].origin_block = OriginOf(cb);
+      entries[i].mask = MaskOf(cb);
+      entries[i].kind = EntryKind::kDirty;
+    }
+    durable = durable_through_;
+    flags = s->starts_epoch ? kSegmentStartsEpoch : 0;
+  }
+  for (uint32_t i = 0; i < s->nr_data; i++) {
+    entries[i].data_crc = Crc32c(SlotData(*s, i), kBlockSize);
+  }
+  EncodeSegmentMeta(s->id, sb_.uuid, std::min(durable, s->id - 1), gen_, flags,
+                    entries, geo_, s->buf->mem.data());
+  uint64_t len = (uint64_t{geo_.meta_blocks} + s->nr_data) * kBlockSize;
+  cache_->Submit({IoOp::kWrite, Geometry::RingOffset(s->pos), len,
+                  s->buf->mem.data()},
+                 [this, s](absl::Status st) { OnSegmentWritten(s, st); });
+}
+
+void VolumeImpl::OnSegmentWritten(Segment* s, absl::Status st) {
+  absl::MutexLock l(&mu_);
+  if (!st.ok()) {
+    cache_errors_++;
+    Fail(st);
+  }
+  s->state = Segment::State::kWritten;
+  while (true) {
+    auto it = segments_.find(completed_through_ + 1);
+    if (it == segments_.end() ||
+        it->second->state != Segment::State::kWritten) {
+      break;
+    }
+    completed_through_++;
+  }
+  MaybeReleaseBuffer(s);
+  state_cv_.SignalAll();
+  flusher_cv_.Signal();
+  wb_cv_.Signal();
+}
+
+void VolumeImpl::MaybeReleaseBuffer(Segment* s) {
+  if (s->buf == nullptr || s->pins > 0 ||
+      s->state != Segment::State::kWritten) {
+    return;
+  }
+  RamBuffer* buf = s->buf;
+  s->buf = nullptr;
+  // Slots must start zeroed: sectors outside a block's mask are zero on
+  // disk and covered by its checksum.
+  std::memset(buf->mem.data(), 0,
+              (uint64_t{geo_.meta_blocks} + s->nr_data) * kBlockSize);
+  buf->slot_of.clear();
+  free_buffers_.push_back(buf);
+  space_progress_++;
+  state_cv_.SignalAll();
+}
+
+}  // namespace wb

@@ -1,0 +1,167 @@
+// The read path: each sector comes from its newest copy: a RAM buffer (open
+// or sealed), then the cache device (checksum verified), then the origin.
+#include <cstring>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/strings/str_format.h"
+#include "server/core/util/crc32c.h"
+#include "server/core/volume_impl.h"
+
+namespace wb {
+
+Segment* VolumeImpl::SegmentOf(uint32_t cb) {
+  auto it = by_pos_.upper_bound(cb);
+  return std::prev(it)->second;
+}
+
+uint32_t VolumeImpl::OlderOf(uint32_t cb) const {
+  auto it = older_.find(cb);
+  return it == older_.end() ? BlockIndex::kNone : it->second;
+}
+
+namespace {
+
+// Where one run of sectors of a block comes from.
+struct Source {
+  uint64_t block;   // origin block
+  uint32_t sector;  // first sector within the block
+  uint32_t sectors;
+  Segment* seg;     // null: the origin
+  uint32_t cb;
+  bool ram;
+};
+
+}  // namespace
+
+absl::Status VolumeImpl::Read(uint64_t offset, absl::Span<char> out) {
+  if (absl::Status s = CheckRange(offset, out.size()); !s.ok()) return s;
+  if (out.empty()) return absl::OkStatus();
+  const uint64_t end = offset + out.size();
+  std::vector<Source> sources;
+  std::vector<Segment*> pinned;
+
+  {
+    absl::MutexLock l(&mu_);
+    for (uint64_t pos = offset; pos < end;) {
+      uint64_t block = pos / kBlockSize;
+      uint32_t first = (pos % kBlockSize) / kSectorSize;
+      uint32_t count = static_cast<uint32_t>(
+          std::min<uint64_t>(kSectorsPerBlock - first, (end - pos) / kSectorSize));
+      uint8_t need = static_cast<uint8_t>(((1u << count) - 1) << first);
+      const uint8_t wanted = need;
+      bool on_buffer = false;
+      uint32_t cb = index_.Find(block);
+      bool hit = cb != BlockIndex::kNone;
+      for (; cb != BlockIndex::kNone && need != 0; cb = OlderOf(cb)) {
+        uint8_t have = MaskOf(cb) & need;
+        if (have == 0) continue;
+        Segment* seg = SegmentOf(cb);
+        if (pinned.empty() || pinned.back() != seg) {
+          seg->pins++;
+          pinned.push_back(seg);
+        }
+        bool ram = seg->buf != nullptr;
+        on_buffer |= ram;
+        for (uint32_t i = 0; i < kSectorsPerBlock; i++) {
+          if (!(have & (1u << i))) continue;
+          uint32_t j = i;
+          while (j + 1 < kSectorsPerBlock && (have & (1u << (j + 1)))) j++;
+          sources.push_back({block, i, j - i + 1, seg, cb, ram});
+          i = j;
+        }
+        need &= ~have;
+      }
+      for (uint32_t i = 0; i < kSectorsPerBlock; i++) {
+        if (!(need & (1u << i))) continue;
+        uint32_t j = i;
+        while (j + 1 < kSectorsPerBlock && (need & (1u << (j + 1)))) j++;
+        sources.push_back({block, i, j - i + 1, nullptr, 0, false});
+        i = j;
+      }
+      stat_[StatIndex(false, hit, on_buffer,
+                      wanted == geo_.ValidSectorMask(block))]++;
+      pos += uint64_t{count} * kSectorSize;
+    }
+  }
+
+  absl::Status result;
+  absl::flat_hash_map<uint64_t, SegmentHeader> metas;  // by segment id
+  AlignedBuffer block_buf(kBlockSize);
+  uint32_t loaded_cb = BlockIndex::kNone;
+  for (size_t i = 0; i < sources.size() && result.ok(); i++) {
+    const Source& src = sources[i];
+    char* dst = out.data() + (src.block * kBlockSize +
+                              src.sector * kSectorSize - offset);
+    uint64_t bytes = uint64_t{src.sectors} * kSectorSize;
+    if (src.seg == nullptr) {
+      // Merge neighbouring origin runs into one read.
+      size_t j = i;
+      auto addr = [](const Source& x) {
+        return x.block * kBlockSize + x.sector * kSectorSize;
+      };
+      while (j + 1 < sources.size() && sources[j + 1].seg == nullptr &&
+             addr(sources[j + 1]) == addr(src) + bytes) {
+        bytes += uint64_t{sources[j + 1].sectors} * kSectorSize;
+        j++;
+      }
+      absl::Time start = absl::Now();
+      result = ReadAny(*origin_, src.block * kBlockSize + src.sector * kSectorSize,
+                       dst, bytes);
+      origin_busy_ns_ += absl::ToInt64Nanoseconds(absl::Now() - start);
+      i = j;
+      continue;
+    }
+    if (src.ram) {
+      uint32_t slot = src.cb - src.seg->pos - geo_.meta_blocks;
+      std::memcpy(dst, SlotData(*src.seg, slot) + src.sector * kSectorSize, bytes);
+      continue;
+    }
+    if (loaded_cb != src.cb) {
+      auto it = metas.find(src.seg->id);
+      if (it == metas.end()) {
+        AlignedBuffer meta(uint64_t{geo_.meta_blocks} * kBlockSize);
+        result = cache_->Read(Geometry::RingOffset(src.seg->pos), meta.data(),
+                              meta.size());
+        if (!result.ok()) break;
+        absl::StatusOr<SegmentHeader> h =
+            DecodeSegmentMeta(meta.data(), geo_, sb_.uuid);
+        if (!h.ok()) {
+          result = h.status();
+          break;
+        }
+        it = metas.emplace(src.seg->id, std::move(*h)).first;
+      }
+      result = cache_->Read(uint64_t{kRingStartBlock + src.cb} * kBlockSize,
+                            block_buf.data(), kBlockSize);
+      if (!result.ok()) break;
+      uint32_t slot = src.cb - src.seg->pos - geo_.meta_blocks;
+      if (slot >= it->second.entries.size() ||
+          Crc32c(block_buf.data(), kBlockSize) != it->second.entries[slot].data_crc) {
+        absl::MutexLock l(&mu_);
+        checksum_errors_++;
+        result = absl::DataLossError(absl::StrFormat(
+            "cache block %u (segment %u) does not match its checksum", src.cb,
+            src.seg->id));
+        break;
+      }
+      loaded_cb = src.cb;
+    }
+    std::memcpy(dst, block_buf.data() + src.sector * kSectorSize, bytes);
+  }
+  Unpin(pinned);
+  return result;
+}
+
+void VolumeImpl::Unpin(const std::vector<Segment*>& segs) {
+  if (segs.empty()) return;
+  absl::MutexLock l(&mu_);
+  bool free_space = false;
+  for (Segment* s : segs) {
+    s->pins--;
+    MaybeReleaseBuffer(s);
+    free_space |= s->pins == 0 && s->id <= progress_recorded_id_;
+  }
+  if (free_space) FreeWrittenBack();
+}
+
+}  // namespace wb

@@ -1,0 +1,195 @@
+// VolumeImpl: the engine behind Volume. Its methods are spread over
+//   volume_open.cc   open/recover, close, status, tunables, messages
+//   write_path.cc    Write, WriteZeroes, Trim, Flush and FUA waits
+//   read_path.cc     Read
+//   flusher.cc       sealing, segment writes, device flushes (group commit)
+//   writeback.cc     epoch-ordered writeback and the progress record
+// docs/CORE.md describes the design; docs/FORMAT.md the bytes.
+//
+// Locking: one mutex, mu_, guards all state below marked GUARDED_BY. No I/O
+// is ever issued while holding it: device callbacks take mu_, and some
+// devices complete inline in Submit().
+#ifndef WRITEBOOST_CORE_VOLUME_IMPL_H_
+#define WRITEBOOST_CORE_VOLUME_IMPL_H_
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <thread>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "server/core/block_index.h"
+#include "server/core/device/aligned_io.h"
+#include "server/core/format/progress.h"
+#include "server/core/recovery.h"
+#include "server/core/volume.h"
+
+namespace wb {
+
+// One RAM buffer: the metadata blocks and data blocks of one segment.
+struct RamBuffer {
+  explicit RamBuffer(size_t bytes) : mem(bytes) {}
+  AlignedBuffer mem;
+  absl::flat_hash_map<uint64_t, uint32_t> slot_of;  // origin block -> slot
+};
+
+struct Segment {
+  enum class State { kOpen, kSealed, kWriting, kWritten };
+  uint64_t id = 0;
+  uint64_t pos = 0;       // ring position of its first (metadata) block
+  uint32_t nr_data = 0;   // data blocks (one per entry)
+  bool starts_epoch = false;
+  State state = State::kOpen;
+  RamBuffer* buf = nullptr;  // set while its data is in RAM
+  int writers = 0;           // writers still copying into buf
+  int pins = 0;              // readers using buf or its ring blocks
+  absl::Time created;
+  bool has_fua_waiter = false;
+};
+
+class VolumeImpl final : public Volume {
+ public:
+  VolumeImpl(std::unique_ptr<Device> cache, std::unique_ptr<Device> origin,
+             const OpenOptions& options, const CacheHead& head);
+  ~VolumeImpl() override;
+
+  // Replays the log, records the new generation and starts the threads.
+  absl::Status Recover();
+  void AddReplayedSegment(uint64_t pos, const SegmentHeader& h)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  absl::Status Read(uint64_t offset, absl::Span<char> out) override;
+  absl::Status Write(uint64_t offset, absl::Span<const char> data,
+                     bool fua) override;
+  absl::Status Flush() override;
+  absl::Status Trim(uint64_t offset, uint64_t length) override;
+  absl::Status WriteZeroes(uint64_t offset, uint64_t length, bool fua) override;
+  uint64_t size() const override { return geo_.origin_size; }
+  VolumeStatus GetStatus() override;
+  absl::Status SetTunable(absl::string_view name, uint64_t value) override;
+  absl::Status SendMessage(absl::string_view message) override;
+  absl::Status DropCaches(std::function<void(uint64_t)> progress) override;
+  absl::Status Close() override;
+
+ private:
+  // ---- per-cache-block metadata: origin block (48 bits) | mask << 48 ----
+  uint64_t OriginOf(uint32_t cb) const { return block_meta_[cb] & kMaxOriginBlock; }
+  uint8_t MaskOf(uint32_t cb) const { return static_cast<uint8_t>(block_meta_[cb] >> 48); }
+  uint32_t DataBlock(const Segment& s, uint32_t slot) const {
+    return static_cast<uint32_t>(s.pos + geo_.meta_blocks + slot);
+  }
+  char* SlotData(const Segment& s, uint32_t slot) const {
+    return s.buf->mem.data() + (uint64_t{geo_.meta_blocks} + slot) * kBlockSize;
+  }
+  Segment* SegmentOf(uint32_t cb) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  uint32_t OlderOf(uint32_t cb) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Forgets the dirty copy at cb once written back (compare-and-erase).
+  void ForgetCopy(uint32_t cb) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  // ---- write path ----
+  absl::Status CheckRange(uint64_t offset, uint64_t length) const;
+  absl::StatusOr<Segment*> AcquireOpenSegment() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  bool RingHasRoom() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Waits until every segment with id <= id is durable on the cache.
+  absl::Status WaitDurable(uint64_t id, bool fua) ABSL_LOCKS_EXCLUDED(mu_);
+
+  // ---- flusher ----
+  void FlusherLoop();
+  void Seal(Segment* s) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void SubmitSegmentWrite(Segment* s) ABSL_LOCKS_EXCLUDED(mu_);
+  void OnSegmentWritten(Segment* s, absl::Status st) ABSL_LOCKS_EXCLUDED(mu_);
+  void MaybeReleaseBuffer(Segment* s) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void Fail(const absl::Status& st) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  // ---- writeback ----
+  void WritebackLoop();
+  struct Batch;
+  bool PlanBatch(Batch* batch) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  bool WritebackAllowed() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::Status RunBatch(Batch* batch) ABSL_LOCKS_EXCLUDED(mu_);
+  absl::Status WriteProgress() ABSL_LOCKS_EXCLUDED(mu_);
+  void FreeWrittenBack() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void Unpin(const std::vector<Segment*>& segs) ABSL_LOCKS_EXCLUDED(mu_);
+  uint64_t UsedBlocks() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  const std::unique_ptr<Device> cache_;
+  const std::unique_ptr<Device> origin_;
+  const OpenOptions options_;
+  const Superblock sb_;
+  const Geometry geo_;
+
+  mutable absl::Mutex mu_;
+  absl::CondVar state_cv_;    // any change a waiter may care about
+  absl::CondVar flusher_cv_;  // work for the flusher
+  absl::CondVar wb_cv_;       // work for writeback
+
+  // Per ring block: origin block | published sector mask << 48. Allocated
+  // with calloc so that untouched pages cost no memory.
+  uint64_t* block_meta_ = nullptr;
+  BlockIndex index_ ABSL_GUARDED_BY(mu_);
+  // Newer copy -> older dirty copy still holding sectors the newer lacks.
+  absl::flat_hash_map<uint32_t, uint32_t> older_ ABSL_GUARDED_BY(mu_);
+
+  std::map<uint64_t, std::unique_ptr<Segment>> segments_ ABSL_GUARDED_BY(mu_);  // by id
+  std::map<uint64_t, Segment*> by_pos_ ABSL_GUARDED_BY(mu_);
+  std::vector<std::unique_ptr<RamBuffer>> buffers_;
+  std::vector<RamBuffer*> free_buffers_ ABSL_GUARDED_BY(mu_);
+  Segment* open_ ABSL_GUARDED_BY(mu_) = nullptr;
+
+  uint64_t next_id_ ABSL_GUARDED_BY(mu_) = 1;
+  uint64_t head_pos_ ABSL_GUARDED_BY(mu_) = 0;
+  bool next_starts_epoch_ ABSL_GUARDED_BY(mu_) = true;
+  uint32_t epoch_len_ ABSL_GUARDED_BY(mu_) = 0;
+
+  uint64_t completed_through_ ABSL_GUARDED_BY(mu_) = 0;  // all <= written
+  uint64_t durable_through_ ABSL_GUARDED_BY(mu_) = 0;    // and flushed
+  uint64_t flush_wanted_through_ ABSL_GUARDED_BY(mu_) = 0;
+  bool flush_in_flight_ ABSL_GUARDED_BY(mu_) = false;
+  absl::Time fua_seal_deadline_ ABSL_GUARDED_BY(mu_) = absl::InfiniteFuture();
+
+  uint64_t last_writeback_id_ ABSL_GUARDED_BY(mu_) = 0;  // on origin, flushed
+  uint64_t progress_recorded_id_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t progress_seq_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t gen_ = 0;
+  uint64_t gen_start_id_ = 1;
+  absl::Time last_progress_write_ ABSL_GUARDED_BY(mu_);
+  absl::Mutex progress_mu_ ABSL_ACQUIRED_BEFORE(mu_);  // one writer at a time
+  Tunables tunables_ ABSL_GUARDED_BY(mu_);
+
+  absl::Status failed_ ABSL_GUARDED_BY(mu_);
+  bool closing_ ABSL_GUARDED_BY(mu_) = false;
+  bool stop_ ABSL_GUARDED_BY(mu_) = false;
+  bool closed_ = false;
+  int drop_requests_ ABSL_GUARDED_BY(mu_) = 0;
+  int writers_waiting_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t space_progress_ ABSL_GUARDED_BY(mu_) = 0;  // bumps when space frees
+
+  // Origin utilisation: time foreground reads spent on the origin.
+  std::atomic<uint64_t> origin_busy_ns_{0};
+  uint32_t origin_util_percent_ ABSL_GUARDED_BY(mu_) = 0;
+
+  // Statistics.
+  std::array<uint64_t, 16> stat_ ABSL_GUARDED_BY(mu_){};
+  uint64_t nr_partial_flushed_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t nr_dirty_blocks_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t writeback_bytes_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t writeback_batches_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t origin_errors_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t cache_errors_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t checksum_errors_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t group_commits_ ABSL_GUARDED_BY(mu_) = 0;
+  std::string last_origin_error_ ABSL_GUARDED_BY(mu_);
+
+  std::thread flusher_;
+  std::thread writeback_;
+};
+
+}  // namespace wb
+
+#endif  // WRITEBOOST_CORE_VOLUME_IMPL_H_

@@ -1,0 +1,241 @@
+// The write path: copy into the open RAM buffer and return; FUA and Flush
+// wait for group commit (flusher.cc).
+#include <cstring>
+
+#include "absl/strings/str_format.h"
+#include "server/core/volume_impl.h"
+
+namespace wb {
+
+absl::Status VolumeImpl::CheckRange(uint64_t offset, uint64_t length) const {
+  if (offset % kSectorSize != 0 || length % kSectorSize != 0) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "offset %u and length %u must be multiples of %u", offset, length,
+        kSectorSize));
+  }
+  if (offset > geo_.origin_size || length > geo_.origin_size - offset) {
+    return absl::OutOfRangeError(absl::StrFormat(
+        "range [%u, %u) is beyond the volume's %u bytes", offset,
+        offset + length, geo_.origin_size));
+  }
+  return absl::OkStatus();
+}
+
+bool VolumeImpl::RingHasRoom() const {
+  // The live segments occupy [tail, head) on the ring, cyclically.
+  if (segments_.empty()) return true;
+  uint64_t tail = segments_.begin()->second->pos;
+  if (head_pos_ > tail) return true;  // NextPos() left room before the end
+  if (head_pos_ < tail) return tail - head_pos_ >= geo_.seg_blocks;
+  return false;
+}
+
+absl::StatusOr<Segment*> VolumeImpl::AcquireOpenSegment() {
+  absl::Time deadline = absl::Now() + options_.io_timeout;
+  uint64_t seen_progress = space_progress_;
+  bool waiting = false;
+  absl::Status result;
+  while (true) {
+    if (!failed_.ok()) {
+      result = failed_;
+      break;
+    }
+    if (closing_) {
+      result = absl::UnavailableError("volume is closing");
+      break;
+    }
+    if (open_ != nullptr && open_->nr_data < geo_.max_data_blocks) break;
+    if (open_ == nullptr && !free_buffers_.empty() && RingHasRoom()) {
+      auto seg = std::make_unique<Segment>();
+      seg->id = next_id_++;
+      seg->pos = head_pos_;
+      seg->buf = free_buffers_.back();
+      free_buffers_.pop_back();
+      seg->created = absl::Now();
+      if (next_starts_epoch_ || epoch_len_ >= tunables_.nr_max_batched_writeback) {
+        seg->starts_epoch = true;
+        epoch_len_ = 0;
+        next_starts_epoch_ = false;
+      }
+      epoch_len_++;
+      open_ = seg.get();
+      by_pos_[seg->pos] = seg.get();
+      segments_[seg->id] = std::move(seg);
+      break;
+    }
+    // The log or the RAM buffers are full: wait for the flusher or for
+    // writeback, failing only when nothing has moved for io_timeout.
+    if (!waiting) {
+      waiting = true;
+      writers_waiting_++;
+      wb_cv_.SignalAll();
+    }
+    if (space_progress_ != seen_progress) {
+      seen_progress = space_progress_;
+      deadline = absl::Now() + options_.io_timeout;
+    }
+    if (state_cv_.WaitWithDeadline(&mu_, deadline) &&
+        space_progress_ == seen_progress) {
+      result = absl::UnavailableError(absl::StrFormat(
+          "cache log is full and writeback made no progress for %s%s",
+          absl::FormatDuration(options_.io_timeout),
+          last_origin_error_.empty()
+              ? ""
+              : "; last origin error: " + last_origin_error_));
+      break;
+    }
+  }
+  if (waiting) writers_waiting_--;
+  if (!result.ok()) return result;
+  return open_;
+}
+
+absl::Status VolumeImpl::Write(uint64_t offset, absl::Span<const char> data,
+                               bool fua) {
+  if (absl::Status s = CheckRange(offset, data.size()); !s.ok()) return s;
+  if (data.empty()) return fua ? Flush() : absl::OkStatus();
+
+  struct Piece {
+    uint32_t slot;
+    uint32_t cb;
+    uint32_t sector;   // first sector within the block
+    uint32_t sectors;  // how many
+    const char* src;
+  };
+  std::vector<Piece> pieces;
+  uint64_t pos = offset;
+  const uint64_t end = offset + data.size();
+  uint64_t last_id = 0;
+  while (pos < end) {
+    pieces.clear();
+    Segment* seg;
+    {
+      absl::MutexLock l(&mu_);
+      absl::StatusOr<Segment*> acquired = AcquireOpenSegment();
+      if (!acquired.ok()) return acquired.status();
+      seg = *acquired;
+      // Reserve as many blocks of this write as the open buffer takes.
+      while (pos < end) {
+        uint64_t block = pos / kBlockSize;
+        uint32_t sector = (pos % kBlockSize) / kSectorSize;
+        uint32_t sectors = static_cast<uint32_t>(
+            std::min<uint64_t>(kSectorsPerBlock - sector, (end - pos) / kSectorSize));
+        uint8_t mask = static_cast<uint8_t>(((1u << sectors) - 1) << sector);
+        bool full = mask == geo_.ValidSectorMask(block);
+        auto it = seg->buf->slot_of.find(block);
+        uint32_t slot;
+        if (it != seg->buf->slot_of.end()) {
+          slot = it->second;  // overwrite in place inside the open buffer
+          stat_[StatIndex(true, true, true, full)]++;
+        } else {
+          if (seg->nr_data == geo_.max_data_blocks) break;
+          slot = seg->nr_data++;
+          seg->buf->slot_of[block] = slot;
+          uint32_t cb = DataBlock(*seg, slot);
+          block_meta_[cb] = block;  // mask published after the copy
+          uint32_t cur = index_.Find(block);
+          if (cur != BlockIndex::kNone) older_[cb] = cur;
+          index_.Put(block, cb);
+          nr_dirty_blocks_++;
+          stat_[StatIndex(true, cur != BlockIndex::kNone, false, full)]++;
+        }
+        pieces.push_back({slot, DataBlock(*seg, slot), sector, sectors,
+                          data.data() + (pos - offset)});
+        pos += uint64_t{sectors} * kSectorSize;
+      }
+      seg->writers++;
+      if (fua) seg->has_fua_waiter = true;
+    }
+    for (const Piece& p : pieces) {
+      std::memcpy(SlotData(*seg, p.slot) + p.sector * kSectorSize, p.src,
+                  p.sectors * kSectorSize);
+    }
+    absl::MutexLock l(&mu_);
+    for (const Piece& p : pieces) {
+      uint8_t mask = static_cast<uint8_t>(((1u << p.sectors) - 1) << p.sector);
+      block_meta_[p.cb] |= uint64_t{mask} << 48;
+      uint64_t block = OriginOf(p.cb);
+      // A full block hides every older copy, so reads need no chain.
+      if (MaskOf(p.cb) == geo_.ValidSectorMask(block)) older_.erase(p.cb);
+    }
+    seg->writers--;
+    if (seg->state == Segment::State::kOpen &&
+        seg->nr_data == geo_.max_data_blocks) {
+      Seal(seg);
+    } else if (seg->writers == 0 && seg->state == Segment::State::kSealed) {
+      flusher_cv_.Signal();
+    }
+    last_id = seg->id;
+  }
+  if (fua) return WaitDurable(last_id, true);
+  return absl::OkStatus();
+}
+
+absl::Status VolumeImpl::WaitDurable(uint64_t id, bool fua) {
+  absl::MutexLock l(&mu_);
+  if (!failed_.ok()) return failed_;
+  if (open_ != nullptr && open_->id <= id) {
+    // A Flush seals at once; a FUA write seals at once too when the flusher
+    // is idle, and otherwise joins the open buffer until the running
+    // device flush ends or barrier_deadline_ms passes (group commit).
+    if (!fua || !flush_in_flight_) {
+      Seal(open_);
+    } else {
+      fua_seal_deadline_ = std::min(
+          fua_seal_deadline_,
+          absl::Now() + absl::Milliseconds(tunables_.barrier_deadline_ms));
+    }
+  }
+  // Each group commit ends an epoch (writeback flushes the origin there).
+  next_starts_epoch_ = true;
+  flush_wanted_through_ = std::max(flush_wanted_through_, id);
+  flusher_cv_.Signal();
+  while (failed_.ok()) {
+#ifdef WB_MUTANT_ack_before_flush
+    // Mutant: acknowledges once the segment is written, before the flush.
+    if (completed_through_ >= id) return absl::OkStatus();
+#else
+    if (durable_through_ >= id) return absl::OkStatus();
+#endif
+    state_cv_.Wait(&mu_);
+  }
+  return failed_;
+}
+
+absl::Status VolumeImpl::Flush() {
+  uint64_t target;
+  {
+    absl::MutexLock l(&mu_);
+    if (!failed_.ok()) return failed_;
+    target = next_id_ - 1;
+    if (open_ != nullptr && open_->nr_data == 0) target = open_->id - 1;
+    if (target <= durable_through_) return absl::OkStatus();
+  }
+  return WaitDurable(target, false);
+}
+
+absl::Status VolumeImpl::Trim(uint64_t offset, uint64_t length) {
+  // The contract allows a trimmed sector to keep the value it held just
+  // before the trim, so accepting the range without action is correct.
+  // Recording trims in the log and passing them to the origin is future
+  // work (the TRIM entry kind is reserved in the format).
+  return CheckRange(offset, length);
+}
+
+absl::Status VolumeImpl::WriteZeroes(uint64_t offset, uint64_t length,
+                                     bool fua) {
+  if (absl::Status s = CheckRange(offset, length); !s.ok()) return s;
+  static const std::vector<char> kZeros(1 << 20, 0);
+  for (uint64_t done = 0; done < length;) {
+    uint64_t n = std::min<uint64_t>(kZeros.size(), length - done);
+    bool last = done + n == length;
+    if (absl::Status s = Write(offset + done, {kZeros.data(), n}, fua && last);
+        !s.ok()) {
+      return s;
+    }
+    done += n;
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace wb

@@ -1,0 +1,345 @@
+// Writeback ("migration"): epoch by epoch, oldest first. A batch is whole
+// epochs, up to nr_max_batched_writeback segments; each sector is written
+// once with its last value in the batch, sorted by origin address and merged
+// into large writes; the origin is flushed before progress is recorded, and
+// ring space is reused only after the progress record is durable.
+#include <algorithm>
+#include <cstring>
+
+#include "absl/strings/str_format.h"
+#include "server/core/util/crc32c.h"
+#include "server/core/volume_impl.h"
+
+namespace wb {
+
+struct VolumeImpl::Batch {
+  struct Seg {
+    uint64_t id;
+    uint64_t pos;
+    uint32_t nr_data;
+  };
+  std::vector<Seg> segs;
+  uint64_t bytes = 0;
+};
+
+void VolumeImpl::ForgetCopy(uint32_t cb) {
+  uint64_t block = OriginOf(cb);
+  older_.erase(cb);  // anything older is written back already
+  if (index_.EraseIf(block, cb)) return;
+  // A newer copy exists; unlink cb from the chain beneath it.
+  for (uint32_t x = index_.Find(block); x != BlockIndex::kNone;) {
+    auto it = older_.find(x);
+    if (it == older_.end()) break;
+    if (it->second == cb) {
+      older_.erase(it);
+      break;
+    }
+    x = it->second;
+  }
+}
+
+bool VolumeImpl::WritebackAllowed() {
+  bool urgent = writers_waiting_ > 0 || UsedBlocks() * 4 > geo_.ring_blocks * 3;
+  return drop_requests_ > 0 || urgent || stop_ ||
+         (tunables_.writeback_threshold > 0 &&
+          origin_util_percent_ < tunables_.writeback_threshold);
+}
+
+bool VolumeImpl::PlanBatch(Batch* batch) {
+  batch->segs.clear();
+  const uint32_t limit = tunables_.nr_max_batched_writeback;
+  auto it = segments_.upper_bound(last_writeback_id_);
+  while (it != segments_.end()) {
+    std::vector<Segment*> epoch{it->second.get()};
+    auto jt = std::next(it);
+    for (; jt != segments_.end() && !jt->second->starts_epoch; ++jt) {
+      epoch.push_back(jt->second.get());
+    }
+    bool closed = jt != segments_.end() ||
+                  (next_starts_epoch_ && epoch.back() != open_);
+    if (!closed) {
+      // The oldest epoch is still being written: cut it when waiting
+      // would hurt (space, drain) or its data has aged.
+      bool urgent = writers_waiting_ > 0 || drop_requests_ > 0 ||
+                    UsedBlocks() * 4 > geo_.ring_blocks * 3;
+      bool aged = absl::Now() - epoch.front()->created > absl::Seconds(1);
+      if (batch->segs.empty() && (urgent || aged)) {
+        if (open_ != nullptr && epoch.back() == open_) Seal(open_);
+        next_starts_epoch_ = true;
+      }
+      break;
+    }
+    if (!batch->segs.empty() && batch->segs.size() + epoch.size() > limit) break;
+    bool ready = true;
+    for (Segment* s : epoch) ready &= s->state == Segment::State::kWritten;
+    if (!ready) break;
+    for (Segment* s : epoch) batch->segs.push_back({s->id, s->pos, s->nr_data});
+    it = jt;
+  }
+  return !batch->segs.empty();
+}
+
+namespace {
+
+struct Staged {
+  uint64_t block;
+  uint8_t mask;
+  uint32_t slot;  // index into the staging buffer
+};
+
+}  // namespace
+
+absl::Status VolumeImpl::RunBatch(Batch* batch) {
+  // 1. Read the batch's segments and verify every checksum.
+  uint64_t total_data = 0;
+  for (const auto& s : batch->segs) total_data += s.nr_data;
+  AlignedBuffer staging(std::max<uint64_t>(1, total_data) * kBlockSize);
+  absl::flat_hash_map<uint64_t, uint32_t> staged_of;
+  std::vector<Staged> staged;
+  for (const auto& s : batch->segs) {
+    uint64_t len = uint64_t{geo_.meta_blocks} + s.nr_data;
+    AlignedBuffer seg(len * kBlockSize);
+    if (absl::Status st = cache_->Read(Geometry::RingOffset(s.pos), seg.data(),
+                                       seg.size());
+        !st.ok()) {
+      return absl::UnavailableError(
+          absl::StrFormat("reading segment %u from the cache: %s", s.id,
+                          st.message()));
+    }
+    absl::StatusOr<SegmentHeader> h = DecodeSegmentMeta(seg.data(), geo_, sb_.uuid);
+    if (!h.ok() || h->id != s.id || h->data_blocks != s.nr_data) {
+      return absl::DataLossError(absl::StrFormat(
+          "segment %u on the cache is corrupt: %s", s.id,
+          h.ok() ? "unexpected header" : h.status().message()));
+    }
+    const char* data = seg.data() + uint64_t{geo_.meta_blocks} * kBlockSize;
+    for (const SegmentEntry& e : h->entries) {
+      if (Crc32c(data, kBlockSize) != e.data_crc) {
+        return absl::DataLossError(absl::StrFormat(
+            "segment %u: data of origin block %u does not match its checksum",
+            s.id, e.origin_block));
+      }
+      // The last version of each sector within the batch wins.
+      auto [it, fresh] = staged_of.try_emplace(e.origin_block,
+                                               static_cast<uint32_t>(staged.size()));
+      if (fresh) staged.push_back({e.origin_block, 0, it->second});
+      Staged& st = staged[it->second];
+      char* dst = staging.data() + uint64_t{st.slot} * kBlockSize;
+      for (uint32_t i = 0; i < kSectorsPerBlock; i++) {
+        if (e.mask & (1u << i)) {
+          std::memcpy(dst + i * kSectorSize, data + i * kSectorSize, kSectorSize);
+        }
+      }
+      st.mask |= e.mask;
+      data += kBlockSize;
+    }
+  }
+
+  // 2. Sort by origin address; lay full blocks out contiguously so that
+  //    neighbours merge into large writes.
+  std::sort(staged.begin(), staged.end(),
+            [](const Staged& a, const Staged& b) { return a.block < b.block; });
+  AlignedBuffer sorted(std::max<size_t>(1, staged.size()) * kBlockSize);
+  struct Run {
+    uint64_t offset;
+    uint64_t length;
+    const char* data;
+  };
+  std::vector<Run> runs;
+  std::vector<std::pair<size_t, uint8_t>> partial;  // (index in sorted, mask)
+  constexpr uint64_t kMaxRun = 1 << 20;
+  for (size_t i = 0; i < staged.size(); i++) {
+    char* dst = sorted.data() + i * kBlockSize;
+    std::memcpy(dst, staging.data() + uint64_t{staged[i].slot} * kBlockSize,
+                kBlockSize);
+    if (staged[i].mask != geo_.ValidSectorMask(staged[i].block)) {
+      partial.emplace_back(i, staged[i].mask);
+      continue;
+    }
+    uint64_t off = staged[i].block * kBlockSize;
+    uint64_t len = std::min<uint64_t>(kBlockSize, geo_.origin_size - off);
+    if (!runs.empty() && runs.back().offset + runs.back().length == off &&
+        runs.back().data + runs.back().length == dst &&
+        runs.back().length + len <= kMaxRun && len == kBlockSize) {
+      runs.back().length += len;
+    } else {
+      runs.push_back({off, len, dst});
+    }
+  }
+
+  // 3. Write at depth; partial blocks go sector run by sector run.
+  absl::Mutex io_mu;
+  int in_flight = 0;
+  absl::Status io_status;
+  for (const Run& r : runs) {
+    {
+      absl::MutexLock l(&io_mu);
+      auto room = [&] { return in_flight < options_.writeback_depth; };
+      io_mu.Await(absl::Condition(&room));
+      in_flight++;
+    }
+    bool aligned = r.length % origin_->logical_block_size() == 0;
+    if (!aligned) {
+      absl::Status st = WriteSectors(*origin_, r.offset, r.data, r.length);
+      absl::MutexLock l(&io_mu);
+      io_status.Update(st);
+      in_flight--;
+      continue;
+    }
+    origin_->Submit({IoOp::kWrite, r.offset, r.length, const_cast<char*>(r.data)},
+                    [&](absl::Status st) {
+                      absl::MutexLock l(&io_mu);
+                      io_status.Update(st);
+                      in_flight--;
+                    });
+  }
+  {
+    absl::MutexLock l(&io_mu);
+    auto idle = [&] { return in_flight == 0; };
+    io_mu.Await(absl::Condition(&idle));
+  }
+  for (auto [i, mask] : partial) {
+    const char* src = sorted.data() + i * kBlockSize;
+    for (uint32_t s = 0; s < kSectorsPerBlock; s++) {
+      if (!(mask & (1u << s))) continue;
+      uint32_t e = s;
+      while (e + 1 < kSectorsPerBlock && (mask & (1u << (e + 1)))) e++;
+      io_status.Update(WriteSectors(*origin_,
+                                    staged[i].block * kBlockSize + s * kSectorSize,
+                                    src + s * kSectorSize,
+                                    uint64_t{e - s + 1} * kSectorSize));
+      s = e;
+    }
+  }
+  if (!io_status.ok()) {
+    return absl::UnavailableError(
+        absl::StrFormat("writing back to the origin: %s", io_status.message()));
+  }
+  // 4. The origin must hold the batch durably before progress is recorded.
+  if (absl::Status st = origin_->Flush(); !st.ok()) {
+    return absl::UnavailableError(
+        absl::StrFormat("flushing the origin: %s", st.message()));
+  }
+  batch->bytes = staged.size() * kBlockSize;
+  return absl::OkStatus();
+}
+
+absl::Status VolumeImpl::WriteProgress() {
+  absl::MutexLock pl(&progress_mu_);
+  ProgressRecord rec;
+  {
+    absl::MutexLock l(&mu_);
+    rec.seq = ++progress_seq_;
+    rec.uuid = sb_.uuid;
+    rec.last_writeback_id = last_writeback_id_;
+    auto it = segments_.find(last_writeback_id_ + 1);
+    rec.next_pos = it != segments_.end() ? it->second->pos : head_pos_;
+    rec.gen = gen_;
+    rec.gen_start_id = gen_start_id_;
+    rec.tunables = tunables_;
+  }
+  AlignedBuffer block(kBlockSize);
+  rec.EncodeTo(block.data());
+  absl::Status st = cache_->Write(kProgressBlock[rec.copy()] * kBlockSize,
+                                  block.data(), kBlockSize);
+  if (st.ok()) st = cache_->Flush();
+  absl::MutexLock l(&mu_);
+  if (!st.ok()) {
+    cache_errors_++;
+    Fail(st);
+    return failed_;
+  }
+  progress_recorded_id_ = std::max(progress_recorded_id_, rec.last_writeback_id);
+  last_progress_write_ = absl::Now();
+  FreeWrittenBack();
+  return absl::OkStatus();
+}
+
+void VolumeImpl::FreeWrittenBack() {
+#ifdef WB_MUTANT_reuse_before_progress
+  // Mutant: reuses ring space before the progress record is durable.
+  const uint64_t limit = last_writeback_id_;
+#else
+  const uint64_t limit = progress_recorded_id_;
+#endif
+  bool freed = false;
+  while (!segments_.empty()) {
+    Segment* s = segments_.begin()->second.get();
+    if (s->id > limit || s->pins > 0 || s->buf != nullptr) break;
+    by_pos_.erase(s->pos);
+    segments_.erase(segments_.begin());
+    freed = true;
+  }
+  if (freed) {
+    space_progress_++;
+    state_cv_.SignalAll();
+  }
+}
+
+void VolumeImpl::WritebackLoop() {
+  absl::MutexLock l(&mu_);
+  absl::Time last_sample = absl::Now();
+  uint64_t last_busy = origin_busy_ns_.load();
+  absl::Duration backoff = absl::Milliseconds(100);
+  while (!stop_) {
+    absl::Time now = absl::Now();
+    if (now - last_sample >= absl::Milliseconds(500)) {
+      uint64_t busy = origin_busy_ns_.load();
+      double window = absl::ToDoubleNanoseconds(now - last_sample);
+      origin_util_percent_ = static_cast<uint32_t>(
+          std::min(100.0, 100.0 * static_cast<double>(busy - last_busy) / window));
+      last_busy = busy;
+      last_sample = now;
+    }
+    if (!failed_.ok()) {
+      wb_cv_.WaitWithTimeout(&mu_, absl::Seconds(1));
+      continue;
+    }
+    bool urgent = writers_waiting_ > 0 || drop_requests_ > 0 ||
+                  UsedBlocks() * 4 > geo_.ring_blocks * 3;
+    if (last_writeback_id_ > progress_recorded_id_ &&
+        (urgent || now - last_progress_write_ >=
+                       absl::Seconds(tunables_.update_sb_record_interval))) {
+      mu_.Unlock();
+      WriteProgress().IgnoreError();  // failure is recorded in failed_
+      mu_.Lock();
+      continue;
+    }
+    Batch batch;
+    if (!WritebackAllowed() || !PlanBatch(&batch)) {
+      wb_cv_.WaitWithTimeout(&mu_, absl::Milliseconds(100));
+      continue;
+    }
+    mu_.Unlock();
+    absl::Status st = RunBatch(&batch);
+    mu_.Lock();
+    if (!st.ok()) {
+      if (absl::IsDataLoss(st)) {
+        checksum_errors_++;
+        Fail(st);
+        continue;
+      }
+      // Origin trouble: the data stays dirty; retry with backoff.
+      origin_errors_++;
+      last_origin_error_ = std::string(st.message());
+      wb_cv_.WaitWithTimeout(&mu_, backoff);
+      backoff = std::min(backoff * 2, absl::Seconds(5));
+      continue;
+    }
+    backoff = absl::Milliseconds(100);
+    for (const auto& s : batch.segs) {
+      Segment* seg = segments_.at(s.id).get();
+      for (uint32_t i = 0; i < s.nr_data; i++) ForgetCopy(DataBlock(*seg, i));
+      nr_dirty_blocks_ -= s.nr_data;
+    }
+    last_writeback_id_ = batch.segs.back().id;
+    writeback_bytes_ += batch.bytes;
+    writeback_batches_++;
+#ifdef WB_MUTANT_reuse_before_progress
+    FreeWrittenBack();
+#endif
+    state_cv_.SignalAll();
+  }
+}
+
+}  // namespace wb
