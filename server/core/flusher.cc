@@ -166,10 +166,6 @@ void VolumeImpl::MaybeReleaseBuffer(Segment* s) {
   }
   RamBuffer* buf = s->buf;
   s->buf = nullptr;
-  // Slots must start zeroed: sectors outside a block's mask are zero on
-  // disk and covered by its checksum.
-  std::memset(buf->mem.data(), 0,
-              (uint64_t{geo_.meta_blocks} + s->nr_data) * kBlockSize);
   buf->slot_of.clear();
   free_buffers_.push_back(buf);
   space_progress_++;

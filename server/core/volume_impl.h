@@ -50,7 +50,6 @@ struct Segment {
   int writers = 0;           // writers still copying into buf
   int pins = 0;              // readers using buf or its ring blocks
   absl::Time created;
-  bool has_fua_waiter = false;
 };
 
 class VolumeImpl final : public Volume {

@@ -133,6 +133,9 @@ absl::Status VolumeImpl::Write(uint64_t offset, absl::Span<const char> data,
           seg->buf->slot_of[block] = slot;
           uint32_t cb = DataBlock(*seg, slot);
           block_meta_[cb] = block;  // mask published after the copy
+          // Sectors outside a block's mask are zero on disk (and covered
+          // by its checksum); a recycled slot still holds older bytes.
+          if (!full) std::memset(SlotData(*seg, slot), 0, kBlockSize);
           uint32_t cur = index_.Find(block);
           if (cur != BlockIndex::kNone) older_[cb] = cur;
           index_.Put(block, cb);
@@ -144,7 +147,6 @@ absl::Status VolumeImpl::Write(uint64_t offset, absl::Span<const char> data,
         pos += uint64_t{sectors} * kSectorSize;
       }
       seg->writers++;
-      if (fua) seg->has_fua_waiter = true;
     }
     for (const Piece& p : pieces) {
       std::memcpy(SlotData(*seg, p.slot) + p.sector * kSectorSize, p.src,
