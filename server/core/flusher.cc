@@ -9,6 +9,10 @@
 
 namespace wb {
 
+// Segments completed without a covering flush before the flusher flushes
+// the device on its own.
+constexpr uint64_t kBackgroundFlushSegments = 4;
+
 void VolumeImpl::Seal(Segment* s) {
   // REQUIRES: s == open_. Writers still copying are waited for by the
   // flusher (writers == 0) before the segment is written.
@@ -79,6 +83,14 @@ void VolumeImpl::FlusherLoop() {
       covers = completed_through_;
     }
 #endif
+    // Without waiters, flush anyway every few segments: the durable_through
+    // id written into later headers is what bounds restart (recovery reads
+    // full data only for segments above it).
+    if (!flush_in_flight_ && !issue_flush && failed_.ok() &&
+        completed_through_ >= durable_through_ + kBackgroundFlushSegments) {
+      issue_flush = true;
+      covers = completed_through_;
+    }
     if (issue_flush) flush_in_flight_ = true;
 
     if (to_write.empty() && !issue_flush) {
