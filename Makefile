@@ -19,7 +19,7 @@ test: build
 	@cd $(BUILD) && ctest --output-on-failure -j $(JOBS) --timeout 900
 
 bench: build
-	@echo "make bench: not yet (issue 6)"
+	@BUILD=$(BUILD) bench/run.py
 
 clean:
 	rm -rf $(BUILD)
