@@ -39,15 +39,6 @@ void VolumeImpl::FlusherLoop() {
   absl::MutexLock l(&mu_);
   absl::Time last_sync = absl::Now();
   while (true) {
-    std::vector<Segment*> to_write;
-    for (auto it = segments_.upper_bound(completed_through_);
-         it != segments_.end(); ++it) {
-      Segment* s = it->second.get();
-      if (s->state == Segment::State::kSealed && s->writers == 0) {
-        s->state = Segment::State::kWriting;
-        to_write.push_back(s);
-      }
-    }
     absl::Time now = absl::Now();
     // A FUA write waiting behind a busy flusher: seal when the flush in
     // flight ends or when its deadline passes.
@@ -67,31 +58,18 @@ void VolumeImpl::FlusherLoop() {
         continue;
       }
     }
-    bool issue_flush = false;
+    // Collected after the seals above, which loop back to here.
+    std::vector<Segment*> to_write;
+    for (auto it = segments_.upper_bound(completed_through_);
+         it != segments_.end(); ++it) {
+      Segment* s = it->second.get();
+      if (s->state == Segment::State::kSealed && s->writers == 0) {
+        s->state = Segment::State::kWriting;
+        to_write.push_back(s);
+      }
+    }
     uint64_t covers = 0;
-#ifdef WB_MUTANT_flush_before_complete
-    // Mutant: flushes without waiting for earlier segment writes.
-    if (!flush_in_flight_ && flush_wanted_through_ > durable_through_ &&
-        failed_.ok()) {
-      issue_flush = true;
-      covers = flush_wanted_through_;
-    }
-#else
-    if (!flush_in_flight_ && flush_wanted_through_ > durable_through_ &&
-        completed_through_ >= flush_wanted_through_ && failed_.ok()) {
-      issue_flush = true;
-      covers = completed_through_;
-    }
-#endif
-    // Without waiters, flush anyway every few segments: the durable_through
-    // id written into later headers is what bounds restart (recovery reads
-    // full data only for segments above it).
-    if (!flush_in_flight_ && !issue_flush && failed_.ok() &&
-        completed_through_ >= durable_through_ + kBackgroundFlushSegments) {
-      issue_flush = true;
-      covers = completed_through_;
-    }
-    if (issue_flush) flush_in_flight_ = true;
+    bool issue_flush = TakeFlush(&covers);
 
     if (to_write.empty() && !issue_flush) {
       if (stop_ && open_ == nullptr && !flush_in_flight_ &&
@@ -104,23 +82,55 @@ void VolumeImpl::FlusherLoop() {
     }
     mu_.Unlock();
     for (Segment* s : to_write) SubmitSegmentWrite(s);
-    if (issue_flush) {
-      cache_->Submit({IoOp::kFlush, 0, 0, nullptr}, [this, covers](absl::Status st) {
-        absl::MutexLock inner(&mu_);
-        flush_in_flight_ = false;
-        if (!st.ok()) {
-          cache_errors_++;
-          Fail(st);
-        } else {
-          durable_through_ = std::max(durable_through_, covers);
-          group_commits_++;
-        }
-        state_cv_.SignalAll();
-        flusher_cv_.Signal();
-      });
-    }
+    if (issue_flush) SubmitFlush(covers);
     mu_.Lock();
   }
+}
+
+bool VolumeImpl::TakeFlush(uint64_t* covers) {
+  if (flush_in_flight_ || !failed_.ok()) return false;
+  bool take = false;
+#ifdef WB_MUTANT_flush_before_complete
+  // Mutant: flushes without waiting for earlier segment writes.
+  if (flush_wanted_through_ > durable_through_) {
+    take = true;
+    *covers = flush_wanted_through_;
+  }
+#else
+  // A flush covers only writes completed before it is issued (an io_uring
+  // fsync does not wait for writes in flight), so it starts only once
+  // every segment up to the wanted id has completed.
+  if (flush_wanted_through_ > durable_through_ &&
+      completed_through_ >= flush_wanted_through_) {
+    take = true;
+    *covers = completed_through_;
+  }
+#endif
+  // Without waiters, flush anyway every few segments: the durable_through
+  // id written into later headers is what bounds restart (recovery reads
+  // full data only for segments above it).
+  if (!take && completed_through_ >= durable_through_ + kBackgroundFlushSegments) {
+    take = true;
+    *covers = completed_through_;
+  }
+  if (take) flush_in_flight_ = true;
+  return take;
+}
+
+void VolumeImpl::SubmitFlush(uint64_t covers) {
+  cache_->Submit({IoOp::kFlush, 0, 0, nullptr}, [this, covers](absl::Status st) {
+    absl::MutexLock l(&mu_);
+    flush_in_flight_ = false;
+    if (!st.ok()) {
+      cache_errors_++;
+      Fail(st);
+    } else {
+      durable_through_ = std::max(durable_through_, covers);
+      group_commits_++;
+    }
+    state_cv_.SignalAll();
+    flusher_cv_.Signal();
+  });
 }
 
 void VolumeImpl::SubmitSegmentWrite(Segment* s) {
@@ -151,7 +161,7 @@ void VolumeImpl::SubmitSegmentWrite(Segment* s) {
 }
 
 void VolumeImpl::OnSegmentWritten(Segment* s, absl::Status st) {
-  absl::MutexLock l(&mu_);
+  mu_.Lock();
   if (!st.ok()) {
     cache_errors_++;
     Fail(st);
@@ -169,6 +179,12 @@ void VolumeImpl::OnSegmentWritten(Segment* s, absl::Status st) {
   state_cv_.SignalAll();
   flusher_cv_.Signal();
   wb_cv_.Signal();
+  // Start a waited-for flush from here rather than waking the flusher:
+  // one thread hand-off less per group commit.
+  uint64_t covers = 0;
+  bool flush = TakeFlush(&covers);
+  mu_.Unlock();
+  if (flush) SubmitFlush(covers);
 }
 
 void VolumeImpl::MaybeReleaseBuffer(Segment* s) {

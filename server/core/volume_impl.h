@@ -104,6 +104,10 @@ class VolumeImpl final : public Volume {
   void SubmitSegmentWrite(Segment* s) ABSL_LOCKS_EXCLUDED(mu_);
   void OnSegmentWritten(Segment* s, absl::Status st) ABSL_LOCKS_EXCLUDED(mu_);
   void MaybeReleaseBuffer(Segment* s) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Decides whether a device flush should start now; if so marks it in
+  // flight and sets *covers to the id it makes durable.
+  bool TakeFlush(uint64_t* covers) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void SubmitFlush(uint64_t covers) ABSL_LOCKS_EXCLUDED(mu_);
   void Fail(const absl::Status& st) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   // ---- writeback ----

@@ -176,12 +176,20 @@ absl::Status VolumeImpl::Write(uint64_t offset, absl::Span<const char> data,
 absl::Status VolumeImpl::WaitDurable(uint64_t id, bool fua) {
   absl::MutexLock l(&mu_);
   if (!failed_.ok()) return failed_;
+  Segment* lead = nullptr;
   if (open_ != nullptr && open_->id <= id) {
     // A Flush seals at once; a FUA write seals at once too when the flusher
     // is idle, and otherwise joins the open buffer until the running
     // device flush ends or barrier_deadline_ms passes (group commit).
     if (!fua || !flush_in_flight_) {
-      Seal(open_);
+      Segment* s = open_;
+      Seal(s);
+      // With no writer still copying, this thread leads: it submits the
+      // segment itself instead of waking the flusher.
+      if (s->writers == 0) {
+        s->state = Segment::State::kWriting;
+        lead = s;
+      }
     } else {
       fua_seal_deadline_ = std::min(
           fua_seal_deadline_,
@@ -192,6 +200,11 @@ absl::Status VolumeImpl::WaitDurable(uint64_t id, bool fua) {
   next_starts_epoch_ = true;
   flush_wanted_through_ = std::max(flush_wanted_through_, id);
   flusher_cv_.Signal();
+  if (lead != nullptr) {
+    mu_.Unlock();
+    SubmitSegmentWrite(lead);
+    mu_.Lock();
+  }
   while (failed_.ok()) {
 #ifdef WB_MUTANT_ack_before_flush
     // Mutant: acknowledges once the segment is written, before the flush.
