@@ -164,6 +164,7 @@ void VolumeImpl::OnSegmentWritten(Segment* s, absl::Status st) {
   mu_.Lock();
   if (!st.ok()) {
     cache_errors_++;
+    s->write_failed = true;
     Fail(st);
   }
   s->state = Segment::State::kWritten;
@@ -188,7 +189,7 @@ void VolumeImpl::OnSegmentWritten(Segment* s, absl::Status st) {
 }
 
 void VolumeImpl::MaybeReleaseBuffer(Segment* s) {
-  if (s->buf == nullptr || s->pins > 0 ||
+  if (s->buf == nullptr || s->pins > 0 || s->write_failed ||
       s->state != Segment::State::kWritten) {
     return;
   }

@@ -49,6 +49,7 @@ struct Segment {
   RamBuffer* buf = nullptr;  // set while its data is in RAM
   int writers = 0;           // writers still copying into buf
   int pins = 0;              // readers using buf or its ring blocks
+  bool write_failed = false;  // its data exists only in buf, kept for reads
   absl::Time created;
 };
 
