@@ -3,7 +3,7 @@ BUILD ?= build
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 
-.PHONY: deps build run test bench clean
+.PHONY: deps build run test bench clean soak fuzz test-asan test-tsan
 
 deps:
 	@scripts/install-deps.sh
@@ -17,6 +17,29 @@ run: build
 
 test: build
 	@cd $(BUILD) && ctest --output-on-failure -j $(JOBS) --timeout 900
+
+# The crash, kill and fuzz tests with ten times the cuts, cycles and time.
+soak: deps build
+	@cd $(BUILD) && WB_CUTS_MULTIPLIER=10 ctest --output-on-failure -j $(JOBS) -L 'crash|kill|fuzz'
+
+# libFuzzer (clang, ASan) on recovery for FUZZ_SECONDS; see docs/TESTING.md.
+FUZZ_SECONDS ?= 600
+FUZZ_BUILD ?= build-fuzz
+fuzz: deps
+	@FUZZ_BUILD=$(FUZZ_BUILD) scripts/fuzz.sh $(FUZZ_SECONDS)
+
+ASAN_BUILD ?= build-asan
+test-asan: deps
+	@cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DWB_SANITIZE=address $(CMAKE_FLAGS) >/dev/null
+	@cmake --build $(ASAN_BUILD) -j $(JOBS)
+	@cd $(ASAN_BUILD) && ctest --output-on-failure -j $(JOBS) --timeout 1800
+
+# The multi-threaded suites: the core's, the crash harness's and kill.
+TSAN_BUILD ?= build-tsan
+test-tsan: deps
+	@cmake -S . -B $(TSAN_BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DWB_SANITIZE=thread $(CMAKE_FLAGS) >/dev/null
+	@cmake --build $(TSAN_BUILD) -j $(JOBS)
+	@cd $(TSAN_BUILD) && ctest --output-on-failure -j $(JOBS) --timeout 1800 -L 'core|crash|kill'
 
 bench: build
 	@BUILD=$(BUILD) bench/run.py

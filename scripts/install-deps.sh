@@ -14,7 +14,7 @@ packages=(
   # Tests
   libgtest-dev libgmock-dev clang libclang-rt-14-dev
   nbdkit nbdkit-plugin-dev libnbd-bin fio qemu-utils prometheus
-  e2fsprogs fuse3 util-linux python3
+  e2fsprogs fuse3 util-linux python3 openssl
   # Benchmarks
   gnuplot-nox
 )

@@ -1,0 +1,158 @@
+#include "server/node/admin_service.h"
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "server/node/admin_convert.h"
+#include "server/node/grpc_status.h"
+#include "server/node/volume_setup.h"
+
+namespace wb::node {
+
+namespace v1 = writeboost::v1;
+
+grpc::Status AdminServiceImpl::ListVolumes(grpc::ServerContext* ctx,
+                                           const v1::ListVolumesRequest*,
+                                           v1::ListVolumesResponse* resp) {
+  const std::string authz = AuthorizationOf(*ctx);
+  for (const std::shared_ptr<VolumeEntry>& e : svc_.registry->List()) {
+    absl::StatusOr<Access> access = svc_.auth->GrantFor(authz, e->name());
+    if (absl::IsUnauthenticated(access.status())) return ToGrpcStatus(access.status());
+    if (!access.ok()) continue;  // not the caller's volume
+    FillVolumeInfo(*e, *access < Access::kWrite, resp->add_volumes());
+  }
+  if (svc_.auth->enabled() && resp->volumes().empty()) {
+    // Still tell an unknown token apart from a valid one with no volumes.
+    absl::StatusOr<Access> probe = svc_.auth->GrantFor(authz, "");
+    if (absl::IsUnauthenticated(probe.status())) return ToGrpcStatus(probe.status());
+  }
+  return grpc::Status::OK;
+}
+
+grpc::Status AdminServiceImpl::GetStatus(grpc::ServerContext* ctx,
+                                         const v1::GetStatusRequest* req,
+                                         v1::GetStatusResponse* resp) {
+  absl::StatusOr<std::shared_ptr<VolumeEntry>> e =
+      ResolveVolume(svc_, *ctx, req->volume(), Access::kRead);
+  if (!e.ok()) return ToGrpcStatus(e.status());
+  FillVolumeStatus(**e, resp->mutable_status());
+  return grpc::Status::OK;
+}
+
+grpc::Status AdminServiceImpl::SendMessage(grpc::ServerContext* ctx,
+                                           const v1::SendMessageRequest* req,
+                                           v1::SendMessageResponse* resp) {
+  absl::StatusOr<std::shared_ptr<VolumeEntry>> e =
+      ResolveVolume(svc_, *ctx, req->volume(), Access::kWrite);
+  if (!e.ok()) return ToGrpcStatus(e.status());
+  absl::StatusOr<IoRef> vol = (*e)->BeginIo();
+  if (!vol.ok()) return ToGrpcStatus(vol.status());
+  absl::Status s;
+  if (req->key().empty()) {
+    s = absl::InvalidArgumentError("no message given");
+  } else if (req->value().empty()) {
+    s = (*vol)->SendMessage(req->key());
+  } else {
+    uint64_t value;
+    if (!absl::SimpleAtoi(req->value(), &value)) {
+      s = absl::InvalidArgumentError(
+          absl::StrCat("value \"", req->value(), "\" is not a non-negative integer"));
+    } else {
+      s = (*vol)->SetTunable(req->key(), value);
+    }
+  }
+  if (!s.ok()) return ToGrpcStatus(s);
+  FillTunables((*vol)->GetStatus().tunables, resp->mutable_tunables());
+  return grpc::Status::OK;
+}
+
+grpc::Status AdminServiceImpl::DropCaches(grpc::ServerContext* ctx,
+                                          const v1::DropCachesRequest* req,
+                                          grpc::ServerWriter<v1::DropCachesProgress>* writer) {
+  absl::StatusOr<std::shared_ptr<VolumeEntry>> e =
+      ResolveVolume(svc_, *ctx, req->volume(), Access::kWrite);
+  if (!e.ok()) return ToGrpcStatus(e.status());
+  absl::StatusOr<IoRef> vol = (*e)->BeginIo();
+  if (!vol.ok()) return ToGrpcStatus(vol.status());
+  const uint64_t initial = (*vol)->GetStatus().nr_dirty_cache_blocks;
+  absl::Time last_sent = absl::InfinitePast();
+  bool client_gone = false;
+  // The core cannot be interrupted: a client that goes away stops getting
+  // progress, but the drop runs to its end.
+  absl::Status s = (*vol)->DropCaches([&](uint64_t dirty) {
+    absl::Time now = absl::Now();
+    if (client_gone || (dirty != 0 && now - last_sent < absl::Milliseconds(200))) return;
+    last_sent = now;
+    v1::DropCachesProgress p;
+    p.set_dirty_blocks(dirty);
+    p.set_initial_dirty_blocks(std::max(initial, dirty));
+    if (!writer->Write(p)) client_gone = true;
+  });
+  if (!s.ok()) return ToGrpcStatus(s);
+  v1::DropCachesProgress done;
+  done.set_initial_dirty_blocks(initial);
+  done.set_done(true);
+  writer->Write(done);
+  return grpc::Status::OK;
+}
+
+grpc::Status AdminServiceImpl::FormatVolume(grpc::ServerContext* ctx,
+                                            const v1::FormatVolumeRequest* req,
+                                            v1::FormatVolumeResponse* resp) {
+  absl::StatusOr<VolumeConfig> cfg = SpecToConfig(req->spec());
+  if (!cfg.ok()) return ToGrpcStatus(cfg.status());
+  if (absl::Status s = svc_.auth->Check(AuthorizationOf(*ctx), cfg->name, Access::kAdmin);
+      !s.ok()) {
+    return ToGrpcStatus(s);
+  }
+  if (svc_.registry->Find(cfg->name).ok()) {
+    return ToGrpcStatus(absl::AlreadyExistsError(
+        absl::StrCat("volume ", cfg->name, " is attached; detach it before formatting")));
+  }
+  if (absl::Status s = FormatVolumeDevices(*cfg, req->force()); !s.ok()) {
+    return ToGrpcStatus(s);
+  }
+  if (req->attach()) {
+    if (absl::Status s = svc_.registry->Attach(*cfg, /*wait=*/true); !s.ok()) {
+      return ToGrpcStatus(s);
+    }
+    if (auto e = svc_.registry->Find(cfg->name); e.ok()) {
+      FillVolumeInfo(**e, false, resp->mutable_volume());
+    }
+    return grpc::Status::OK;
+  }
+  resp->mutable_volume()->set_name(cfg->name);
+  resp->mutable_volume()->set_origin(cfg->origin);
+  resp->mutable_volume()->add_caches(cfg->cache);
+  return grpc::Status::OK;
+}
+
+grpc::Status AdminServiceImpl::AttachVolume(grpc::ServerContext* ctx,
+                                            const v1::AttachVolumeRequest* req,
+                                            v1::AttachVolumeResponse* resp) {
+  absl::StatusOr<VolumeConfig> cfg = SpecToConfig(req->spec());
+  if (!cfg.ok()) return ToGrpcStatus(cfg.status());
+  if (absl::Status s = svc_.auth->Check(AuthorizationOf(*ctx), cfg->name, Access::kAdmin);
+      !s.ok()) {
+    return ToGrpcStatus(s);
+  }
+  if (absl::Status s = svc_.registry->Attach(*cfg, /*wait=*/true); !s.ok()) {
+    return ToGrpcStatus(s);
+  }
+  if (auto e = svc_.registry->Find(cfg->name); e.ok()) {
+    FillVolumeInfo(**e, false, resp->mutable_volume());
+  }
+  return grpc::Status::OK;
+}
+
+grpc::Status AdminServiceImpl::DetachVolume(grpc::ServerContext* ctx,
+                                            const v1::DetachVolumeRequest* req,
+                                            v1::DetachVolumeResponse*) {
+  if (absl::Status s = svc_.auth->Check(AuthorizationOf(*ctx), req->volume(), Access::kAdmin);
+      !s.ok()) {
+    return ToGrpcStatus(s);
+  }
+  return ToGrpcStatus(svc_.registry->Detach(req->volume(), req->drain(), req->force()));
+}
+
+}  // namespace wb::node

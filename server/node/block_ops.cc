@@ -1,0 +1,71 @@
+#include "server/node/block_ops.h"
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "server/core/device/device.h"
+
+namespace wb::node {
+
+absl::StatusOr<std::shared_ptr<VolumeEntry>> ResolveVolume(
+    const ServiceContext& svc, const grpc::ServerContext& ctx,
+    const std::string& volume, Access need, Access* granted) {
+  if (volume.empty()) return absl::InvalidArgumentError("no volume name given");
+  // Authorization comes first so that an unauthorized caller cannot probe
+  // which names exist.
+  absl::StatusOr<Access> access = svc.auth->GrantFor(AuthorizationOf(ctx), volume);
+  if (!access.ok()) return access.status();
+  if (absl::Status s = svc.auth->Check(AuthorizationOf(ctx), volume, need); !s.ok()) {
+    return s;
+  }
+  if (granted != nullptr) *granted = *access;
+  return svc.registry->Find(volume);
+}
+
+absl::Status ValidateIo(IoKind kind, uint64_t offset, uint64_t length,
+                        uint64_t volume_size, uint64_t max_payload) {
+  if (kind == IoKind::kFlush) return absl::OkStatus();
+  if (length == 0) return absl::InvalidArgumentError("length is zero");
+  if (offset % kSectorSize != 0 || length % kSectorSize != 0) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "offset %u and length %u must be multiples of %u", offset, length,
+        kSectorSize));
+  }
+  if ((kind == IoKind::kRead || kind == IoKind::kWrite) && length > max_payload) {
+    return absl::ResourceExhaustedError(absl::StrFormat(
+        "payload of %u bytes is over the server's maximum of %u", length,
+        max_payload));
+  }
+  if (offset > volume_size || length > volume_size - offset) {
+    return absl::OutOfRangeError(absl::StrFormat(
+        "range [%u, +%u) is beyond the end of the volume (%u bytes)", offset,
+        length, volume_size));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ExecuteIo(VolumeEntry& entry, const IoArgs& a, uint64_t max_payload) {
+  absl::StatusOr<IoRef> vol = entry.BeginIo();
+  if (!vol.ok()) return vol.status();
+  uint64_t length = a.kind == IoKind::kWrite ? a.data->size() : a.length;
+  if (absl::Status s = ValidateIo(a.kind, a.offset, length, (*vol)->size(), max_payload);
+      !s.ok()) {
+    return s;
+  }
+  switch (a.kind) {
+    case IoKind::kRead:
+      // resize() zero-fills; the read then overwrites every byte.
+      a.out->resize(length);
+      return (*vol)->Read(a.offset, absl::Span<char>(a.out->data(), length));
+    case IoKind::kWrite:
+      return (*vol)->Write(a.offset, absl::Span<const char>(*a.data), a.fua);
+    case IoKind::kFlush:
+      return (*vol)->Flush();
+    case IoKind::kTrim:
+      return (*vol)->Trim(a.offset, length);
+    case IoKind::kWriteZeroes:
+      return (*vol)->WriteZeroes(a.offset, length, a.fua);
+  }
+  return absl::InternalError("unknown I/O kind");
+}
+
+}  // namespace wb::node

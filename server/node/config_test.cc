@@ -1,0 +1,116 @@
+#include "server/node/config.h"
+
+#include <fstream>
+
+#include <gtest/gtest.h>
+
+namespace wb::node {
+namespace {
+
+TEST(ConfigTest, ParseSizeTakesEverySpelling) {
+  EXPECT_EQ(*ParseSize("4096"), 4096u);
+  EXPECT_EQ(*ParseSize("64M"), 64u << 20);
+  EXPECT_EQ(*ParseSize("64m"), 64u << 20);
+  EXPECT_EQ(*ParseSize("64MiB"), 64u << 20);
+  EXPECT_EQ(*ParseSize("64MB"), 64u << 20);
+  EXPECT_EQ(*ParseSize("1G"), 1u << 30);
+  EXPECT_EQ(*ParseSize("2T"), 2ull << 40);
+  EXPECT_EQ(*ParseSize("512K"), 512u << 10);
+  for (const char* bad : {"", "M", "12Q", "-1", "1.5G", "99999999999999999999"}) {
+    EXPECT_FALSE(ParseSize(bad).ok()) << bad;
+  }
+}
+
+TEST(ConfigTest, VolumeSpecSetsEveryKey) {
+  auto v = ParseVolumeSpec(
+      "name=db,origin=/dev/sdb,cache=/dev/nvme0n1,rambuf_size=128M,origin_size=1G,"
+      "cache_size=256M,segment_size=1M,io_timeout=30,writeback_threshold=50");
+  ASSERT_TRUE(v.ok()) << v.status();
+  EXPECT_EQ(v->name, "db");
+  EXPECT_EQ(v->origin, "/dev/sdb");
+  EXPECT_EQ(v->cache, "/dev/nvme0n1");
+  EXPECT_EQ(v->rambuf_size, 128u << 20);
+  EXPECT_EQ(v->origin_size, 1u << 30);
+  EXPECT_EQ(v->cache_size, 256u << 20);
+  EXPECT_EQ(v->segment_size, 1u << 20);
+  EXPECT_EQ(v->io_timeout_s, 30u);
+  EXPECT_EQ(v->tunables.at("writeback_threshold"), 50u);
+}
+
+TEST(ConfigTest, VolumeSpecRejectsNonsense) {
+  EXPECT_FALSE(ParseVolumeSpec("name=a,origin").ok());
+  EXPECT_FALSE(ParseVolumeSpec("name=a,colour=blue").ok());
+  EXPECT_FALSE(ParseVolumeSpec("name=a,writeback_threshold=101").ok());
+  EXPECT_FALSE(ParseVolumeSpec("name=a,rambuf_size=lots").ok());
+  EXPECT_FALSE(ParseVolumeSpec("name=a,io_timeout=0").ok());
+}
+
+TEST(ConfigTest, LoopbackDetection) {
+  for (const char* local : {"127.0.0.1:7200", "127.1.2.3:1", "localhost:7200", "[::1]:7200",
+                            "unix:/tmp/wb.sock", "ipv4:127.0.0.1:80"}) {
+    EXPECT_TRUE(IsLocalAddress(local)) << local;
+  }
+  for (const char* remote : {"0.0.0.0:7200", "[::]:7200", "10.0.0.1:7200",
+                             "example.com:7200", "128.0.0.1:1", "127.0.0.1.evil.com:1"}) {
+    EXPECT_FALSE(IsLocalAddress(remote)) << remote;
+  }
+}
+
+TEST(ConfigTest, NetworkListeningNeedsTlsOrInsecure) {
+  NodeConfig cfg;
+  cfg.listen = {"0.0.0.0:7200"};
+  EXPECT_FALSE(ValidateConfig(cfg).ok());
+  cfg.insecure = true;
+  EXPECT_TRUE(ValidateConfig(cfg).ok());
+  cfg.insecure = false;
+  cfg.tls_cert = "c.pem";
+  cfg.tls_key = "k.pem";
+  EXPECT_TRUE(ValidateConfig(cfg).ok());
+  cfg.tls_key.clear();
+  EXPECT_FALSE(ValidateConfig(cfg).ok()) << "cert without key";
+}
+
+TEST(ConfigTest, ValidateRejectsDuplicateAndBadNames) {
+  NodeConfig cfg;
+  cfg.volumes.push_back(*ParseVolumeSpec("name=a,origin=o,cache=c"));
+  EXPECT_TRUE(ValidateConfig(cfg).ok());
+  cfg.volumes.push_back(*ParseVolumeSpec("name=a,origin=o2,cache=c2"));
+  EXPECT_FALSE(ValidateConfig(cfg).ok());
+  cfg.volumes.pop_back();
+  cfg.volumes.push_back(*ParseVolumeSpec("name=a/b,origin=o2,cache=c2"));
+  EXPECT_FALSE(ValidateConfig(cfg).ok());
+  cfg.volumes.pop_back();
+  cfg.max_payload = 1000;
+  EXPECT_FALSE(ValidateConfig(cfg).ok());
+}
+
+TEST(ConfigTest, JsonFileLoadsAndRejectsUnknownKeys) {
+  std::string path = ::testing::TempDir() + "/wb-config-test.json";
+  {
+    std::ofstream f(path);
+    f << R"({"listen": ["127.0.0.1:7300", "unix:/tmp/x.sock"], "rambuf_size": "32M",
+            "max_payload": 1048576, "volumes": [{"name": "v", "origin": "/o",
+            "cache": "/c", "tunables": {"writeback_threshold": 10}}]})";
+  }
+  NodeConfig cfg;
+  ASSERT_TRUE(LoadConfigFile(path, &cfg).ok());
+  EXPECT_EQ(cfg.listen.size(), 2u);
+  EXPECT_EQ(cfg.rambuf_size, 32u << 20);
+  EXPECT_EQ(cfg.max_payload, 1u << 20);
+  ASSERT_EQ(cfg.volumes.size(), 1u);
+  EXPECT_EQ(cfg.volumes[0].tunables.at("writeback_threshold"), 10u);
+  {
+    std::ofstream f(path);
+    f << R"({"listne": "127.0.0.1:1"})";
+  }
+  NodeConfig other;
+  EXPECT_FALSE(LoadConfigFile(path, &other).ok());
+  {
+    std::ofstream f(path);
+    f << "{not json";
+  }
+  EXPECT_FALSE(LoadConfigFile(path, &other).ok());
+}
+
+}  // namespace
+}  // namespace wb::node

@@ -1,0 +1,306 @@
+#include "server/node/volume_registry.h"
+
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "server/node/log.h"
+#include "server/node/volume_setup.h"
+
+namespace wb::node {
+
+const char* VolumeStateName(VolumeState s) {
+  switch (s) {
+    case VolumeState::kOpening: return "opening";
+    case VolumeState::kServing: return "serving";
+    case VolumeState::kFailed: return "failed";
+    case VolumeState::kDetaching: return "detaching";
+  }
+  return "unknown";
+}
+
+IoRef::~IoRef() {
+  if (entry_ != nullptr) entry_->EndIo();
+}
+
+VolumeEntry::VolumeEntry(VolumeConfig config, uint64_t rambuf_size)
+    : config_(std::move(config)), rambuf_size_(rambuf_size) {}
+
+// The Volume's destructor seals and flushes if Close() was never called.
+VolumeEntry::~VolumeEntry() = default;
+
+VolumeState VolumeEntry::state() const {
+  absl::MutexLock l(&mu_);
+  return state_;
+}
+
+std::string VolumeEntry::failure() const {
+  absl::MutexLock l(&mu_);
+  return failure_;
+}
+
+uint64_t VolumeEntry::size() const {
+  absl::MutexLock l(&mu_);
+  return size_;
+}
+
+double VolumeEntry::writeback_rate() const {
+  absl::MutexLock l(&mu_);
+  return rate_;
+}
+
+absl::StatusOr<IoRef> VolumeEntry::BeginIo() {
+  absl::MutexLock l(&mu_);
+  switch (state_) {
+    case VolumeState::kOpening:
+      return absl::UnavailableError(absl::StrCat(
+          "volume ", name(), " is replaying its log; retry shortly"));
+    case VolumeState::kDetaching:
+      return absl::UnavailableError(absl::StrCat("volume ", name(), " is being detached"));
+    case VolumeState::kFailed:
+      // A volume that failed at run time still serves what the core allows
+      // (reads); one that never opened has nothing to serve.
+      if (volume_ == nullptr) {
+        return absl::FailedPreconditionError(
+            absl::StrCat("volume ", name(), " failed to open: ", failure_));
+      }
+      break;
+    case VolumeState::kServing:
+      break;
+  }
+  ios_++;
+  return IoRef(this, volume_.get());
+}
+
+void VolumeEntry::EndIo() {
+  absl::MutexLock l(&mu_);
+  ios_--;
+}
+
+void VolumeEntry::SetOpened(std::unique_ptr<Volume> volume) {
+  absl::MutexLock l(&mu_);
+  size_ = volume->size();
+  volume_ = std::move(volume);
+  state_ = VolumeState::kServing;
+  sampled_at_ = absl::Now();
+}
+
+void VolumeEntry::SetFailed(const absl::Status& why) {
+  absl::MutexLock l(&mu_);
+  state_ = VolumeState::kFailed;
+  failure_ = why.ToString();
+}
+
+void VolumeEntry::StopIo() {
+  absl::MutexLock l(&mu_);
+  state_ = VolumeState::kDetaching;
+  mu_.Await(absl::Condition(
+      +[](int* ios) { return *ios == 0; }, &ios_));
+}
+
+bool VolumeEntry::Sample() {
+  absl::StatusOr<IoRef> ref = BeginIo();
+  if (!ref.ok()) return false;
+  VolumeStatus st = (*ref)->GetStatus();
+  absl::MutexLock l(&mu_);
+  absl::Time now = absl::Now();
+  double dt = absl::ToDoubleSeconds(now - sampled_at_);
+  if (dt > 0.1) {
+    double inst = static_cast<double>(st.writeback_bytes - sampled_bytes_) / dt;
+    // A short moving average: smooth, yet at zero a few seconds after
+    // writeback stops.
+    rate_ = sampled_bytes_ == 0 && rate_ == 0 ? inst : 0.5 * rate_ + 0.5 * inst;
+    if (rate_ < 1) rate_ = 0;
+    sampled_bytes_ = st.writeback_bytes;
+    sampled_at_ = now;
+  }
+  if (st.failed && state_ == VolumeState::kServing) {
+    state_ = VolumeState::kFailed;
+    failure_ = st.failure;
+    return true;
+  }
+  return false;
+}
+
+VolumeRegistry::VolumeRegistry(uint64_t default_rambuf_size)
+    : default_rambuf_size_(default_rambuf_size) {
+  monitor_ = std::thread([this] { MonitorLoop(); });
+}
+
+VolumeRegistry::~VolumeRegistry() { CloseAll().IgnoreError(); }
+
+absl::Status VolumeRegistry::Attach(const VolumeConfig& cfg, bool wait) {
+  auto entry = std::make_shared<VolumeEntry>(
+      cfg, cfg.rambuf_size != 0 ? cfg.rambuf_size : default_rambuf_size_);
+  {
+    absl::MutexLock l(&mu_);
+    if (stop_) return absl::UnavailableError("the node is shutting down");
+    if (!volumes_.emplace(cfg.name, entry).second) {
+      return absl::AlreadyExistsError(absl::StrCat("volume ", cfg.name, " is already attached"));
+    }
+    opening_++;
+    if (!wait) {
+      openers_.emplace_back([this, entry] { Open(entry); });
+      return absl::OkStatus();
+    }
+  }
+  Open(entry);
+  if (entry->state() == VolumeState::kServing) return absl::OkStatus();
+  absl::MutexLock l(&mu_);
+  volumes_.erase(cfg.name);
+  return absl::FailedPreconditionError(entry->failure());
+}
+
+void VolumeRegistry::Open(std::shared_ptr<VolumeEntry> entry) {
+  const VolumeConfig& cfg = entry->config();
+  SetHealth(cfg.name, false);
+  absl::Time start = absl::Now();
+  absl::Status status;
+  absl::StatusOr<VolumeDevices> devices = OpenVolumeDevices(cfg);
+  if (!devices.ok()) {
+    status = devices.status();
+  } else {
+    OpenOptions opts;
+    opts.origin_identity = devices->origin_identity;
+    opts.rambuf_size = entry->rambuf_size();
+    opts.io_timeout = absl::Seconds(cfg.io_timeout_s);
+    absl::StatusOr<std::unique_ptr<Volume>> vol = Volume::Open(
+        std::move(devices->cache), std::move(devices->origin), opts);
+    if (!vol.ok()) {
+      status = vol.status();
+    } else {
+      VolumeStatus st = (*vol)->GetStatus();
+      for (const auto& [name, value] : cfg.tunables) {
+        absl::StatusOr<uint32_t> cur = GetTunable(st.tunables, name);
+        if (cur.ok() && *cur == value) continue;
+        status.Update((*vol)->SetTunable(name, value));
+      }
+      if (status.ok()) {
+        Log("volume %s: serving %s (%d MiB) through cache %s; replayed %d "
+            "dirty blocks in %s",
+            cfg.name, cfg.origin, st.size_bytes >> 20, cfg.cache,
+            st.nr_dirty_cache_blocks, absl::FormatDuration(absl::Now() - start));
+        entry->SetOpened(*std::move(vol));
+      }
+    }
+  }
+  if (!status.ok()) {
+    Log("volume %s: cannot open: %s", cfg.name, status.ToString());
+    entry->SetFailed(status);
+  }
+  SetHealth(cfg.name, status.ok());
+  absl::MutexLock l(&mu_);
+  opening_--;
+}
+
+absl::StatusOr<std::shared_ptr<VolumeEntry>> VolumeRegistry::Find(
+    const std::string& name) const {
+  absl::MutexLock l(&mu_);
+  auto it = volumes_.find(name);
+  if (it == volumes_.end()) {
+    return absl::NotFoundError(absl::StrCat("no volume named \"", name, "\""));
+  }
+  return it->second;
+}
+
+std::vector<std::shared_ptr<VolumeEntry>> VolumeRegistry::List() const {
+  absl::MutexLock l(&mu_);
+  std::vector<std::shared_ptr<VolumeEntry>> out;
+  for (const auto& [name, e] : volumes_) out.push_back(e);
+  return out;
+}
+
+absl::Status VolumeRegistry::Detach(const std::string& name, bool drain, bool force) {
+  absl::StatusOr<std::shared_ptr<VolumeEntry>> found = Find(name);
+  if (!found.ok()) return found.status();
+  std::shared_ptr<VolumeEntry> e = *found;
+  if (e->state() == VolumeState::kOpening) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "volume ", name, " is still replaying its log; detach it afterwards"));
+  }
+  if (e->state() == VolumeState::kDetaching) {
+    return absl::FailedPreconditionError(absl::StrCat("volume ", name, " is already being detached"));
+  }
+  // New I/O is refused from here on; what is in flight finishes first.
+  VolumeState before = e->state();
+  e->StopIo();
+  Volume* v;
+  {
+    absl::MutexLock l(&e->mu_);
+    v = e->volume_.get();
+  }
+  absl::Status status;
+  if (v != nullptr) {
+    if (drain) {
+      Log("volume %s: draining before detach", name);
+      status = v->DropCaches(nullptr);
+    } else if (!force) {
+      uint64_t dirty = v->GetStatus().nr_dirty_cache_blocks;
+      if (dirty > 0) {
+        status = absl::FailedPreconditionError(absl::StrCat(
+            "volume ", name, " has ", dirty, " dirty blocks; detach with drain "
+            "to write them back first, or force to leave them in the cache"));
+      }
+    }
+    if (!status.ok()) {
+      absl::MutexLock l(&e->mu_);
+      e->state_ = before;  // refused: keep serving
+      return status;
+    }
+    status = v->Close();
+  }
+  {
+    absl::MutexLock l(&mu_);
+    volumes_.erase(name);
+  }
+  SetHealth(name, false);
+  Log("volume %s: detached%s", name, status.ok() ? "" : ": " + status.ToString());
+  return status;
+}
+
+void VolumeRegistry::WaitOpened() {
+  absl::MutexLock l(&mu_);
+  mu_.Await(absl::Condition(+[](int* n) { return *n == 0; }, &opening_));
+}
+
+absl::Status VolumeRegistry::CloseAll() {
+  std::vector<std::thread> openers;
+  {
+    absl::MutexLock l(&mu_);
+    stop_ = true;
+    openers.swap(openers_);
+  }
+  for (std::thread& t : openers) t.join();
+  if (monitor_.joinable()) monitor_.join();
+  std::map<std::string, std::shared_ptr<VolumeEntry>, std::less<>> volumes;
+  {
+    absl::MutexLock l(&mu_);
+    volumes.swap(volumes_);
+  }
+  absl::Status result;
+  for (auto& [name, e] : volumes) {
+    e->StopIo();
+    absl::MutexLock l(&e->mu_);
+    if (e->volume_ == nullptr) continue;
+    absl::Status s = e->volume_->Close();
+    Log("volume %s: closed%s", name, s.ok() ? " cleanly" : ": " + s.ToString());
+    result.Update(s);
+  }
+  return result;
+}
+
+void VolumeRegistry::MonitorLoop() {
+  while (true) {
+    {
+      absl::MutexLock l(&mu_);
+      if (mu_.AwaitWithTimeout(absl::Condition(&stop_), absl::Seconds(1))) return;
+    }
+    for (const std::shared_ptr<VolumeEntry>& e : List()) {
+      if (e->Sample()) {
+        Log("volume %s: FAILED: %s", e->name(), e->failure());
+        SetHealth(e->name(), false);
+      }
+    }
+  }
+}
+
+}  // namespace wb::node

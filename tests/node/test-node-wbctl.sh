@@ -1,0 +1,119 @@
+#!/usr/bin/env bash
+# wbctl's online commands against a real writeboostd: ls, status, message,
+# drop-caches, read, write, flush, with --json, errors with their gRPC code,
+# bearer tokens and a unix socket.
+#   WRITEBOOSTD=... WBCTL=... tests/node/test-node-wbctl.sh
+set -euo pipefail
+
+: "${WRITEBOOSTD:?set WRITEBOOSTD to the writeboostd binary}"
+: "${WBCTL:?set WBCTL to the wbctl binary}"
+command -v python3 >/dev/null || { echo "SKIP: python3 missing"; exit 77; }
+
+dir=$(mktemp -d /var/tmp/wbnode-wbctl-XXXXXX)
+pid=""
+cleanup() {
+  [[ -n "$pid" ]] && kill -9 "$pid" 2>/dev/null || true
+  rm -rf "$dir"
+}
+trap cleanup EXIT
+
+fail() { echo "FAIL: $*" >&2; echo "--- daemon log:" >&2; cat "$dir/daemon.log" >&2; exit 1; }
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+server="127.0.0.1:$port"
+vol="name=v,origin=$dir/v.origin,cache=$dir/v.cache,origin_size=64M,cache_size=32M"
+
+start() {  # start ARGS...: starts the daemon and waits until v serves
+  "$WRITEBOOSTD" "$@" >>"$dir/daemon.log" 2>&1 &
+  pid=$!
+  for _ in $(seq 100); do
+    state=$("$WBCTL" "${wbctl_auth[@]}" --server "${wait_server:-$server}" status v --json \
+              2>/dev/null | json 'd["state"]' 2>/dev/null || true)
+    [[ "$state" == VOLUME_STATE_SERVING ]] && return 0
+    sleep 0.1
+  done
+  fail "daemon did not start"
+}
+stop() {
+  kill -TERM "$pid"
+  wait "$pid" || fail "daemon exited with $?"
+  pid=""
+}
+# expect_error CODE CMD...: the command fails with exit 1 and names CODE.
+expect_error() {
+  local code=$1; shift
+  local out rc=0
+  out=$("$@" 2>&1) || rc=$?
+  [[ $rc -eq 1 ]] || fail "$* exited $rc, want 1: $out"
+  [[ "$out" == *"wbctl: $code: "* ]] || fail "$* printed '$out', want $code"
+}
+json() { python3 -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
+
+wbctl_auth=()
+start --listen "$server" --volume "$vol"
+W=("$WBCTL" --server "$server")
+
+# ls and status, human and JSON.
+"${W[@]}" ls | grep -Eq '^v +64M +serving' || fail "ls: $("${W[@]}" ls)"
+[[ $("${W[@]}" ls --json | json 'd[0]["size_bytes"]') == 67108864 ]] || fail "ls --json"
+"${W[@]}" status v | grep -q 'read hit ratio' || fail "status lacks hit ratios"
+"$WBCTL" status v --server "$server" >/dev/null || fail "options after the command"
+
+# Messages: no autonomous writeback from here on, so data stays dirty.
+"${W[@]}" message v writeback_threshold 0 | grep -q 'writeback_threshold = 0' || fail message
+"${W[@]}" message v clear_stat >/dev/null || fail clear_stat
+
+# write --file / read --file round trip, and a write from stdin.
+head -c 1048576 /dev/urandom >"$dir/data"
+"${W[@]}" write v --offset 1M --file "$dir/data" --fua | grep -q 'wrote 1 MiB' || fail write
+"${W[@]}" read v --offset 1M --length 1M --file "$dir/back"
+cmp "$dir/data" "$dir/back" || fail "read back differs"
+head -c 4096 /dev/urandom | tee "$dir/small" | "${W[@]}" write v --offset 8K >/dev/null
+"${W[@]}" read v --offset 8K --length 4K >"$dir/small.back"
+cmp "$dir/small" "$dir/small.back" || fail "stdin write / stdout read differ"
+[[ $("${W[@]}" read v --offset 8K --length 512 --json | json 'len(d["data_base64"])') == 684 ]] ||
+  fail "read --json"
+"${W[@]}" flush v | grep -q flushed || fail flush
+
+# drop-caches and what status says afterwards.
+[[ $("${W[@]}" status v --json | json 'd["nr_dirty_cache_blocks"] > 0') == True ]] ||
+  fail "no dirty blocks before drop-caches"
+"${W[@]}" drop-caches v | grep -q 'no dirty data left' || fail drop-caches
+[[ $("${W[@]}" status v --json | json 'd["nr_dirty_cache_blocks"], d["dirty_percent"]') == "0 0.0" ]] ||
+  fail "dirty after drop-caches"
+"${W[@]}" read v --offset 1M --length 1M --file "$dir/back"
+cmp "$dir/data" "$dir/back" || fail "data after drop-caches"
+
+# Errors carry their gRPC code; the exit status is 1.
+expect_error INVALID_ARGUMENT "${W[@]}" read v --offset 1 --length 512
+expect_error INVALID_ARGUMENT "${W[@]}" write v --offset 0 --length 100 --fill 1
+expect_error OUT_OF_RANGE "${W[@]}" read v --offset 64M --length 4K
+expect_error NOT_FOUND "${W[@]}" status nope
+expect_error NOT_FOUND "${W[@]}" message v no_such_tunable 1
+expect_error OUT_OF_RANGE "${W[@]}" message v writeback_threshold 101
+expect_error UNAVAILABLE "$WBCTL" --server 127.0.0.1:1 ls
+stop
+
+# Bearer tokens.
+printf 'secret-rw rw v\nsecret-ro ro v\n' >"$dir/tokens"
+wbctl_auth=(--token secret-ro)
+start --listen "$server" --volume "$vol" --auth-tokens "$dir/tokens"
+expect_error UNAUTHENTICATED "${W[@]}" ls
+expect_error UNAUTHENTICATED "${W[@]}" --token wrong read v --length 4K
+expect_error PERMISSION_DENIED "${W[@]}" --token secret-ro write v --fill 0 --length 4K
+"${W[@]}" --token secret-ro read v --offset 1M --length 1M --file "$dir/back"
+cmp "$dir/data" "$dir/back" || fail "read with a read-only token"
+echo -n secret-rw >"$dir/tokfile"
+"${W[@]}" --token-file "$dir/tokfile" write v --fill 7 --length 4K >/dev/null || fail "rw token"
+stop
+
+# A unix socket, and a clean restart keeping an unflushed write.
+wbctl_auth=()
+wait_server="unix:$dir/sock"
+start --listen "unix:$dir/sock" --volume "$vol"
+"$WBCTL" --server "unix:$dir/sock" write v --offset 2M --file "$dir/data" >/dev/null
+stop
+start --listen "unix:$dir/sock" --volume "$vol"
+"$WBCTL" --server "unix:$dir/sock" read v --offset 2M --length 1M --file "$dir/back"
+cmp "$dir/data" "$dir/back" || fail "unflushed write lost across a clean restart"
+stop
+echo PASS
