@@ -12,11 +12,10 @@ absl::StatusOr<std::shared_ptr<VolumeEntry>> ResolveVolume(
   if (volume.empty()) return absl::InvalidArgumentError("no volume name given");
   // Authorization comes first so that an unauthorized caller cannot probe
   // which names exist.
-  absl::StatusOr<Access> access = svc.auth->GrantFor(AuthorizationOf(ctx), volume);
+  const std::string authorization = AuthorizationOf(ctx);
+  absl::StatusOr<Access> access = svc.auth->GrantFor(authorization, volume);
   if (!access.ok()) return access.status();
-  if (absl::Status s = svc.auth->Check(AuthorizationOf(ctx), volume, need); !s.ok()) {
-    return s;
-  }
+  if (*access < need) return svc.auth->Check(authorization, volume, need);  // says why
   if (granted != nullptr) *granted = *access;
   return svc.registry->Find(volume);
 }

@@ -76,8 +76,9 @@ std::vector<char*> Preprocess(int argc, char** argv, std::vector<std::string>* v
       if (name == "volume") {
         if (eq != std::string::npos) {
           volumes->push_back(a.substr(a.find('=') + 1));
-        } else if (i + 1 < argc) {
-          volumes->push_back(argv[++i]);
+        } else {
+          // A missing value becomes an empty spec, which validation rejects.
+          volumes->push_back(i + 1 < argc ? argv[++i] : "");
         }
         continue;
       }
