@@ -68,9 +68,10 @@ detach() {
   for w in "${writers[@]}"; do wait "$w" 2>/dev/null || true; done
   writers=()
   if [[ $mounted -eq 1 ]]; then
-    if ! timeout 60 umount "$dir/mnt"; then
+    if ! umount_retry; then
       umount -l "$dir/mnt"
-      [[ -n $lazy ]] || fail "umount failed"
+      mounted=0
+      [[ -n $lazy ]] || fail "umount failed for 60 s (after the kill)"
     fi
     mounted=0
   fi
@@ -79,7 +80,17 @@ detach() {
     loop=
   fi
   if [[ -n $fuse_pid ]]; then
-    if ! timeout 60 fusermount3 -u "$dir/fuse"; then
+    # The loop device lets go of the FUSE file a moment after losetup -d.
+    local t unmounted=0
+    for t in 1 2 3 4 5 6 7 8 9 10; do
+      if timeout 30 fusermount3 -u "$dir/fuse" 2>"$dir/fusermount.err"; then
+        unmounted=1
+        break
+      fi
+      sleep 1
+    done
+    if [[ $unmounted -eq 0 ]]; then
+      cat "$dir/fusermount.err" >&2
       kill -9 "$fuse_pid" 2>/dev/null
       fusermount3 -u -z "$dir/fuse"
       [[ -n $lazy ]] || fail "fusermount3 -u failed"
@@ -90,12 +101,28 @@ detach() {
 }
 cleanup_hooks+=('detach lazy')
 
+# umount_retry: unmounts $dir/mnt, retrying for up to 60 s while it is
+# busy (a killed writer's children, cp and dd, may still be finishing their
+# failed I/O for a moment after their group leader is gone); prints who
+# holds it when it gives up.
+umount_retry() {
+  local p end=$((SECONDS + 60))
+  while ((SECONDS < end)); do
+    timeout 30 umount "$dir/mnt" 2>"$dir/umount.err" && return 0
+    for p in $(fuser -m "$dir/mnt" 2>/dev/null); do kill -9 "$p" 2>/dev/null || true; done
+    sleep 0.5
+  done
+  echo "umount: $(cat "$dir/umount.err"); users of the mount:" >&2
+  fuser -vm "$dir/mnt" >&2 || true
+  return 1
+}
+
 mnt() {
   timeout 120 mount -t ext4 "$loop" "$dir/mnt" || fail "mount $loop failed"
   mounted=1
 }
 umnt() {
-  timeout 120 umount "$dir/mnt" || fail "umount failed"
+  umount_retry || fail "umount failed for 60 s"
   mounted=0
 }
 
