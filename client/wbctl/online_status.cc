@@ -100,7 +100,9 @@ void PrintStatus(const v1::VolumeStatus& st) {
   r.Add("writeback rate",
         FormatSize(static_cast<uint64_t>(st.writeback_rate_bytes_per_second())) + "/s");
   r.Add("written back", FormatSize(st.writeback_bytes()));
-  r.Add("oldest dirty", absl::StrFormat("%.1f s", st.oldest_dirty_age_seconds()));
+  r.Add("oldest dirty", absl::StrFormat("%.1f s (recovery point if the cache were lost)",
+                                        st.oldest_dirty_age_seconds()));
+  r.Add("writeback backlog", absl::StrFormat("%u epochs", st.dirty_epochs()));
   r.Add("errors", absl::StrFormat("origin %u, cache %u, checksum %u%s", st.origin_errors(),
                                   st.cache_errors(), st.checksum_errors(),
                                   st.last_origin_error().empty()

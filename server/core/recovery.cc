@@ -9,6 +9,10 @@
 
 namespace wb {
 
+namespace {
+constexpr uint64_t kMaxSegmentId = uint64_t{1} << 62;
+}  // namespace
+
 absl::StatusOr<CacheHead> ReadCacheHead(Device& cache) {
   if (cache.size() < (kRingStartBlock + 1) * kBlockSize) {
     return absl::FailedPreconditionError(absl::StrFormat(
@@ -54,9 +58,19 @@ absl::StatusOr<CacheHead> ReadCacheHead(Device& cache) {
         "%s: both progress records are corrupt (%s)", cache.name(), why));
   }
   const ProgressRecord& p = head.progress;
-  if (p.next_pos >= geo->ring_blocks || p.gen_start_id > p.last_writeback_id + 1 + geo->ring_blocks) {
+  // A segment never starts in the ring's tail that is shorter than a segment
+  // (Geometry::NextPos wraps there).
+  if (p.next_pos > geo->ring_blocks - geo->seg_blocks ||
+      p.gen_start_id > p.last_writeback_id + 1 + geo->ring_blocks) {
     return absl::DataLossError(absl::StrFormat(
         "%s: progress record is inconsistent with the geometry", cache.name()));
+  }
+  // Ids and generations this large cannot come from a real log (2^62 segments
+  // is centuries of writes); arithmetic on them would wrap.
+  if (p.last_writeback_id >= kMaxSegmentId || p.gen >= kMaxSegmentId) {
+    return absl::DataLossError(absl::StrFormat(
+        "%s: progress record holds an impossible id or generation",
+        cache.name()));
   }
   if (absl::Status s = ValidateTunables(p.tunables); !s.ok()) {
     return absl::DataLossError(absl::StrFormat(

@@ -22,8 +22,9 @@ const std::vector<TunableInfo>& AllTunables() {
        "write-around: not yet implemented, only 0 is accepted"},
       {"barrier_deadline_ms", &Tunables::barrier_deadline_ms, 1, 10000, "ms",
        "longest a FUA write waits to start behind a busy flusher"},
-      {"writeback_mode", &Tunables::writeback_mode, 0, 0, "enum",
-       "0 ordered (epoch by epoch); sorted mode is not yet implemented"},
+      {"writeback_mode", &Tunables::writeback_mode, 0, 1, "enum",
+       "0 ordered (origin always at a Flush boundary); 1 sorted (faster, "
+       "origin inconsistent if the cache is lost)"},
   };
   return kAll;
 }

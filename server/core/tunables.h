@@ -13,6 +13,9 @@
 
 namespace wb {
 
+inline constexpr uint32_t kWritebackOrdered = 0;  // epoch by epoch
+inline constexpr uint32_t kWritebackSorted = 1;   // no origin consistency
+
 struct Tunables {
   uint32_t writeback_threshold = 70;       // % origin utilisation; 0 = only urgent
   uint32_t nr_max_batched_writeback = 32;  // segments per writeback batch
@@ -21,7 +24,7 @@ struct Tunables {
   uint32_t read_cache_threshold = 0;       // not yet implemented; 0 = off
   uint32_t write_around_mode = 0;          // not yet implemented; must be 0
   uint32_t barrier_deadline_ms = 10;       // max FUA wait behind a busy flusher
-  uint32_t writeback_mode = 0;             // 0 ordered (1 sorted: not yet)
+  uint32_t writeback_mode = 0;             // kWritebackOrdered or kWritebackSorted
 
   bool operator==(const Tunables&) const = default;
 };

@@ -92,6 +92,9 @@ struct VolumeStatus {
   uint64_t group_commits = 0;       // device flushes for FUA/Flush waiters
   uint64_t index_bytes = 0;         // memory of the index structures
   double oldest_dirty_age_s = 0;    // age of the oldest data not on origin
+  uint64_t dirty_epochs = 0;        // epochs not yet written back (backlog)
+  uint64_t internal_epoch_cuts = 0; // epochs ended without a Flush/FUA
+  double writeback_rate_bps = 0;    // bytes/s written back, smoothed over ~5 s
   bool failed = false;
   std::string failure;              // why, when failed
   std::string last_origin_error;

@@ -184,6 +184,9 @@ class VolumeImpl final : public Volume {
   uint64_t nr_dirty_blocks_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t writeback_bytes_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t writeback_batches_ ABSL_GUARDED_BY(mu_) = 0;
+  // Epochs ended without a Flush/FUA (length limit, age, space, drain).
+  uint64_t internal_epoch_cuts_ ABSL_GUARDED_BY(mu_) = 0;
+  double writeback_rate_bps_ ABSL_GUARDED_BY(mu_) = 0;  // smoothed
   uint64_t origin_errors_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t cache_errors_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t checksum_errors_ ABSL_GUARDED_BY(mu_) = 0;

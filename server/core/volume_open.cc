@@ -96,7 +96,10 @@ absl::Status VolumeImpl::Recover() {
   head_pos_ = report->next_pos;
   completed_through_ = durable_through_ = flush_wanted_through_ = report->last_id;
   next_starts_epoch_ = true;
-  gen_ = head->progress.gen + 1;
+  // A progress record lost to a torn write may have carried gen + 1 and have
+  // segments of that generation behind it; skip past it so that none of them
+  // can ever be accepted in the new generation (docs/FORMAT.md, rule 6).
+  gen_ = head->progress.gen + (head->progress_copies_valid == 2 ? 1 : 2);
   gen_start_id_ = next_id_;
   mu_.Unlock();
   // The new generation must be durable before any segment of it is written
@@ -178,6 +181,11 @@ VolumeStatus VolumeImpl::GetStatus() {
     st.oldest_dirty_age_s =
         absl::ToDoubleSeconds(absl::Now() - oldest->second->created);
   }
+  for (auto it = oldest; it != segments_.end(); ++it) {
+    st.dirty_epochs += it == oldest || it->second->starts_epoch;
+  }
+  st.internal_epoch_cuts = internal_epoch_cuts_;
+  st.writeback_rate_bps = writeback_rate_bps_;
   st.failed = !failed_.ok();
   st.failure = std::string(failed_.message());
   st.last_origin_error = last_origin_error_;
@@ -230,6 +238,7 @@ absl::Status VolumeImpl::DropCaches(std::function<void(uint64_t)> progress) {
     if (drained) break;
     if (open_ != nullptr && open_->nr_data > 0) {
       Seal(open_);
+      if (!next_starts_epoch_) internal_epoch_cuts_++;
       next_starts_epoch_ = true;
     }
     if (progress) {

@@ -53,6 +53,7 @@ absl::StatusOr<Segment*> VolumeImpl::AcquireOpenSegment() {
       free_buffers_.pop_back();
       seg->created = absl::Now();
       if (next_starts_epoch_ || epoch_len_ >= tunables_.nr_max_batched_writeback) {
+        if (!next_starts_epoch_) internal_epoch_cuts_++;
         seg->starts_epoch = true;
         epoch_len_ = 0;
         next_starts_epoch_ = false;

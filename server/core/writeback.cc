@@ -49,6 +49,16 @@ bool VolumeImpl::PlanBatch(Batch* batch) {
   batch->segs.clear();
   const uint32_t limit = tunables_.nr_max_batched_writeback;
   auto it = segments_.upper_bound(last_writeback_id_);
+  if (tunables_.writeback_mode == kWritebackSorted) {
+    // Any run of written segments, epochs ignored (dm-writeboost's way): a
+    // lost cache can leave the origin in a state no Flush ever showed.
+    for (; it != segments_.end() && batch->segs.size() < limit; ++it) {
+      Segment* s = it->second.get();
+      if (s->state != Segment::State::kWritten) break;
+      batch->segs.push_back({s->id, s->pos, s->nr_data});
+    }
+    return !batch->segs.empty();
+  }
   while (it != segments_.end()) {
     std::vector<Segment*> epoch{it->second.get()};
     auto jt = std::next(it);
@@ -65,6 +75,7 @@ bool VolumeImpl::PlanBatch(Batch* batch) {
       bool aged = absl::Now() - epoch.front()->created > absl::Seconds(1);
       if (batch->segs.empty() && (urgent || aged)) {
         if (open_ != nullptr && epoch.back() == open_) Seal(open_);
+        if (!next_starts_epoch_) internal_epoch_cuts_++;
         next_starts_epoch_ = true;
       }
       break;
@@ -280,6 +291,7 @@ void VolumeImpl::WritebackLoop() {
   absl::MutexLock l(&mu_);
   absl::Time last_sample = absl::Now();
   uint64_t last_busy = origin_busy_ns_.load();
+  uint64_t last_wb_bytes = writeback_bytes_;
   absl::Duration backoff = absl::Milliseconds(100);
   while (!stop_) {
     absl::Time now = absl::Now();
@@ -289,10 +301,14 @@ void VolumeImpl::WritebackLoop() {
       origin_util_percent_ = static_cast<uint32_t>(
           std::min(100.0, 100.0 * static_cast<double>(busy - last_busy) / window));
       last_busy = busy;
+      // Exponential smoothing over ~10 samples of 0.5 s.
+      double rate = static_cast<double>(writeback_bytes_ - last_wb_bytes) * 1e9 / window;
+      writeback_rate_bps_ += 0.1 * (rate - writeback_rate_bps_);
+      last_wb_bytes = writeback_bytes_;
       last_sample = now;
     }
     if (!failed_.ok()) {
-      wb_cv_.WaitWithTimeout(&mu_, absl::Seconds(1));
+      if (!stop_) wb_cv_.WaitWithTimeout(&mu_, absl::Seconds(1));
       continue;
     }
     bool urgent = writers_waiting_ > 0 || drop_requests_ > 0 ||
@@ -307,7 +323,7 @@ void VolumeImpl::WritebackLoop() {
     }
     Batch batch;
     if (!WritebackAllowed() || !PlanBatch(&batch)) {
-      wb_cv_.WaitWithTimeout(&mu_, absl::Milliseconds(100));
+      if (!stop_) wb_cv_.WaitWithTimeout(&mu_, absl::Milliseconds(100));
       continue;
     }
     mu_.Unlock();
@@ -322,7 +338,8 @@ void VolumeImpl::WritebackLoop() {
       // Origin trouble: the data stays dirty; retry with backoff.
       origin_errors_++;
       last_origin_error_ = std::string(st.message());
-      wb_cv_.WaitWithTimeout(&mu_, backoff);
+      // Close may have signalled while the batch ran unlocked.
+      if (!stop_) wb_cv_.WaitWithTimeout(&mu_, backoff);
       backoff = std::min(backoff * 2, absl::Seconds(5));
       continue;
     }

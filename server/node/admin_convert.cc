@@ -89,6 +89,8 @@ void FillVolumeStatus(VolumeEntry& e, v1::VolumeStatus* out) {
   out->set_group_commits(st.group_commits);
   out->set_index_bytes(st.index_bytes);
   out->set_oldest_dirty_age_seconds(st.oldest_dirty_age_s);
+  out->set_dirty_epochs(st.dirty_epochs);
+  out->set_internal_epoch_cuts(st.internal_epoch_cuts);
   out->set_last_origin_error(st.last_origin_error);
   out->set_generation(st.gen);
   out->set_writeback_rate_bytes_per_second(e.writeback_rate());
