@@ -43,6 +43,7 @@ ABSL_FLAG(int, qd, 1, "fua: writer threads");
 ABSL_FLAG(double, seconds, 5, "fua, ack_latency: run time");
 ABSL_FLAG(uint64_t, hdd_writes, 2000, "hdd: 4 KiB writes per run");
 ABSL_FLAG(uint64_t, hdd_region_mib, 256, "hdd: the writes fall in the first this many MiB");
+ABSL_FLAG(uint64_t, hdd_flush_every, 0, "hdd: a Flush after every this many writes (0: none)");
 ABSL_FLAG(std::string, timeline, "", "ingest, ack_latency: write a timeline here");
 
 namespace {
@@ -243,8 +244,12 @@ double DirectSeconds(const std::vector<uint64_t>& blocks) {
   wb::HddModelDevice hdd(&disk);
   wb::AlignedBuffer block(4096);
   absl::Time t0 = absl::Now();
-  for (uint64_t b : blocks) {
-    if (auto s = hdd.Write(b * 4096, block.data(), 4096); !s.ok()) Die("hdd write", s);
+  const uint64_t every = absl::GetFlag(FLAGS_hdd_flush_every);
+  for (size_t i = 0; i < blocks.size(); i++) {
+    if (auto s = hdd.Write(blocks[i] * 4096, block.data(), 4096); !s.ok()) Die("hdd write", s);
+    if (every != 0 && (i + 1) % every == 0) {
+      if (auto s = hdd.Flush(); !s.ok()) Die("hdd flush", s);
+    }
   }
   if (auto s = hdd.Flush(); !s.ok()) Die("hdd flush", s);
   return absl::ToDoubleSeconds(absl::Now() - t0);
@@ -269,8 +274,12 @@ std::pair<double, double> CoreSeconds(const std::vector<uint64_t>& blocks, uint6
   if (!vol.ok()) Die("open", vol.status());
   std::string block(4096, 'h');
   absl::Time t0 = absl::Now();
-  for (uint64_t b : blocks) {
-    if (auto s = (*vol)->Write(b * 4096, block, false); !s.ok()) Die("write", s);
+  const uint64_t every = absl::GetFlag(FLAGS_hdd_flush_every);
+  for (size_t i = 0; i < blocks.size(); i++) {
+    if (auto s = (*vol)->Write(blocks[i] * 4096, block, false); !s.ok()) Die("write", s);
+    if (every != 0 && (i + 1) % every == 0) {
+      if (auto s = (*vol)->Flush(); !s.ok()) Die("flush", s);
+    }
   }
   if (auto s = (*vol)->Flush(); !s.ok()) Die("flush", s);
   absl::Time t1 = absl::Now();

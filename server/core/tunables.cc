@@ -11,7 +11,7 @@ const std::vector<TunableInfo>& AllTunables() {
        "write back autonomously while origin utilisation is below this; 0 "
        "writes back only when urgent or on drop_caches"},
       {"nr_max_batched_writeback", &Tunables::nr_max_batched_writeback, 1,
-       1024, "segments", "segments written back per batch"},
+       1024, "segments", "writeback batch size, in full segments' worth of data"},
       {"update_sb_record_interval", &Tunables::update_sb_record_interval, 0,
        3600, "s", "longest the durable progress record may lag writeback"},
       {"sync_data_interval", &Tunables::sync_data_interval, 0, 3600, "s",

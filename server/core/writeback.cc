@@ -47,15 +47,22 @@ bool VolumeImpl::WritebackAllowed() {
 
 bool VolumeImpl::PlanBatch(Batch* batch) {
   batch->segs.clear();
-  const uint32_t limit = tunables_.nr_max_batched_writeback;
+  // The cap is in data blocks (nr_max_batched_writeback full segments' worth)
+  // so that the small segments of flush-heavy writers still make large,
+  // well-sorted batches.
+  const uint64_t limit =
+      uint64_t{tunables_.nr_max_batched_writeback} * geo_.max_data_blocks;
+  uint64_t blocks = 0;
   auto it = segments_.upper_bound(last_writeback_id_);
   if (tunables_.writeback_mode == kWritebackSorted) {
     // Any run of written segments, epochs ignored (dm-writeboost's way): a
     // lost cache can leave the origin in a state no Flush ever showed.
-    for (; it != segments_.end() && batch->segs.size() < limit; ++it) {
+    for (; it != segments_.end(); ++it) {
       Segment* s = it->second.get();
       if (s->state != Segment::State::kWritten) break;
+      if (!batch->segs.empty() && blocks + s->nr_data > limit) break;
       batch->segs.push_back({s->id, s->pos, s->nr_data});
+      blocks += s->nr_data;
     }
     return !batch->segs.empty();
   }
@@ -80,11 +87,14 @@ bool VolumeImpl::PlanBatch(Batch* batch) {
       }
       break;
     }
-    if (!batch->segs.empty() && batch->segs.size() + epoch.size() > limit) break;
+    uint64_t epoch_blocks = 0;
+    for (Segment* s : epoch) epoch_blocks += s->nr_data;
+    if (!batch->segs.empty() && blocks + epoch_blocks > limit) break;
     bool ready = true;
     for (Segment* s : epoch) ready &= s->state == Segment::State::kWritten;
     if (!ready) break;
     for (Segment* s : epoch) batch->segs.push_back({s->id, s->pos, s->nr_data});
+    blocks += epoch_blocks;
     it = jt;
   }
   return !batch->segs.empty();
