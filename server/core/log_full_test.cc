@@ -117,5 +117,37 @@ TEST_F(LogFullTest, CacheWriteFailureFailsTheVolumeClearly) {
   EXPECT_EQ(out, block);
 }
 
+// Once the ring passes 75% full, urgent writeback carries on until it is
+// back under 50%, even with autonomous writeback off (hysteresis).
+TEST_F(LogFullTest, UrgentWritebackRunsDownToHalfFull) {
+  auto v = Open(absl::Seconds(30));
+  // Small batches, so that stopping at 75% would leave the ring well above
+  // half full.
+  ASSERT_TRUE(v->SetTunable("nr_max_batched_writeback", 1).ok());
+  const uint64_t ring_blocks = v->GetStatus().ring_blocks;
+  std::string block(4096, 'h');
+  uint64_t off = 0;
+  // 60 KiB, then a Flush: each round leaves one whole segment on the ring.
+  while (v->GetStatus().free_blocks * 4 >= ring_blocks) {
+    ASSERT_LT(off, kOriginSize) << "the ring never filled past 75%";
+    for (int i = 0; i < 15; i++, off += 4096) {
+      ASSERT_TRUE(v->Write(off, block, false).ok());
+    }
+    ASSERT_TRUE(v->Flush().ok());
+  }
+  absl::Time deadline = absl::Now() + absl::Seconds(10);
+  VolumeStatus st = v->GetStatus();
+  while (st.free_blocks * 2 <= ring_blocks && absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(20));
+    st = v->GetStatus();
+  }
+  EXPECT_GT(st.free_blocks * 2, ring_blocks)
+      << "writeback stopped with " << st.free_blocks << " of " << ring_blocks
+      << " ring blocks free; dirty " << st.nr_dirty_cache_blocks << " wb id " << st.last_writeback_id << " cur " << st.current_id << " batches " << st.writeback_batches;
+  // And it stops there: autonomous writeback is off, so data stays dirty.
+  absl::SleepFor(absl::Milliseconds(300));
+  EXPECT_GT(v->GetStatus().nr_dirty_cache_blocks, 0u);
+}
+
 }  // namespace
 }  // namespace wb

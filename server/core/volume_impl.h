@@ -116,6 +116,8 @@ class VolumeImpl final : public Volume {
   struct Batch;
   bool PlanBatch(Batch* batch) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   bool WritebackAllowed() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The ring is short of free space (with hysteresis).
+  bool LowOnSpace() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status RunBatch(Batch* batch) ABSL_LOCKS_EXCLUDED(mu_);
   absl::Status WriteProgress() ABSL_LOCKS_EXCLUDED(mu_);
   void FreeWrittenBack() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -186,6 +188,7 @@ class VolumeImpl final : public Volume {
   uint64_t writeback_batches_ ABSL_GUARDED_BY(mu_) = 0;
   // Epochs ended without a Flush/FUA (length limit, age, space, drain).
   uint64_t internal_epoch_cuts_ ABSL_GUARDED_BY(mu_) = 0;
+  bool low_on_space_ ABSL_GUARDED_BY(mu_) = false;
   double writeback_rate_bps_ ABSL_GUARDED_BY(mu_) = 0;  // smoothed
   uint64_t origin_errors_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t cache_errors_ ABSL_GUARDED_BY(mu_) = 0;

@@ -38,8 +38,17 @@ void VolumeImpl::ForgetCopy(uint32_t cb) {
   }
 }
 
+bool VolumeImpl::LowOnSpace() {
+  // Hysteresis: urgent from 75% of the ring used until back under 50%, so
+  // that writeback runs in long full-speed stretches, not on and off.
+  const uint64_t used = UsedBlocks();
+  if (used * 4 > geo_.ring_blocks * 3) low_on_space_ = true;
+  if (used * 2 < geo_.ring_blocks) low_on_space_ = false;
+  return low_on_space_;
+}
+
 bool VolumeImpl::WritebackAllowed() {
-  bool urgent = writers_waiting_ > 0 || UsedBlocks() * 4 > geo_.ring_blocks * 3;
+  bool urgent = writers_waiting_ > 0 || LowOnSpace();
   return drop_requests_ > 0 || urgent || stop_ ||
          (tunables_.writeback_threshold > 0 &&
           origin_util_percent_ < tunables_.writeback_threshold);
@@ -78,7 +87,7 @@ bool VolumeImpl::PlanBatch(Batch* batch) {
       // The oldest epoch is still being written: cut it when waiting
       // would hurt (space, drain) or its data has aged.
       bool urgent = writers_waiting_ > 0 || drop_requests_ > 0 ||
-                    UsedBlocks() * 4 > geo_.ring_blocks * 3;
+                    LowOnSpace();
       bool aged = absl::Now() - epoch.front()->created > absl::Seconds(1);
       if (batch->segs.empty() && (urgent || aged)) {
         if (open_ != nullptr && epoch.back() == open_) Seal(open_);
@@ -322,7 +331,7 @@ void VolumeImpl::WritebackLoop() {
       continue;
     }
     bool urgent = writers_waiting_ > 0 || drop_requests_ > 0 ||
-                  UsedBlocks() * 4 > geo_.ring_blocks * 3;
+                  LowOnSpace();
     if (last_writeback_id_ > progress_recorded_id_ &&
         (urgent || now - last_progress_write_ >=
                        absl::Seconds(tunables_.update_sb_record_interval))) {
