@@ -108,6 +108,7 @@ absl::Status VolumeImpl::Read(uint64_t offset, absl::Span<char> out) {
       result = ReadAny(*origin_, src.block * kBlockSize + src.sector * kSectorSize,
                        dst, bytes);
       origin_busy_ns_ += absl::ToInt64Nanoseconds(absl::Now() - start);
+      origin_reads_++;
       i = j;
       continue;
     }

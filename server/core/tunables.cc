@@ -25,6 +25,9 @@ const std::vector<TunableInfo>& AllTunables() {
       {"writeback_mode", &Tunables::writeback_mode, 0, 1, "enum",
        "0 ordered (origin always at a Flush boundary); 1 sorted (faster, "
        "origin inconsistent if the cache is lost)"},
+      {"read_latency_target_ms", &Tunables::read_latency_target_ms, 0, 10000,
+       "ms", "pause non-urgent writeback while foreground origin reads are "
+       "slower than this on average; 0 disables"},
   };
   return kAll;
 }

@@ -95,6 +95,8 @@ struct VolumeStatus {
   uint64_t dirty_epochs = 0;        // epochs not yet written back (backlog)
   uint64_t internal_epoch_cuts = 0; // epochs ended without a Flush/FUA
   double writeback_rate_bps = 0;    // bytes/s written back, smoothed over ~5 s
+  double origin_read_latency_ms = 0; // mean foreground origin read, last 0.5 s
+  uint32_t origin_util_percent = 0;  // share of time foreground reads used it
   bool failed = false;
   std::string failure;              // why, when failed
   std::string last_origin_error;

@@ -178,6 +178,9 @@ class VolumeImpl final : public Volume {
 
   // Origin utilisation: time foreground reads spent on the origin.
   std::atomic<uint64_t> origin_busy_ns_{0};
+  std::atomic<uint64_t> origin_reads_{0};
+  // Mean foreground origin read latency over the last sample window.
+  double origin_read_latency_ms_ ABSL_GUARDED_BY(mu_) = 0;
   uint32_t origin_util_percent_ ABSL_GUARDED_BY(mu_) = 0;
 
   // Statistics.

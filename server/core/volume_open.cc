@@ -186,6 +186,8 @@ VolumeStatus VolumeImpl::GetStatus() {
   }
   st.internal_epoch_cuts = internal_epoch_cuts_;
   st.writeback_rate_bps = writeback_rate_bps_;
+  st.origin_read_latency_ms = origin_read_latency_ms_;
+  st.origin_util_percent = origin_util_percent_;
   st.failed = !failed_.ok();
   st.failure = std::string(failed_.message());
   st.last_origin_error = last_origin_error_;

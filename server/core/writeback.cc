@@ -51,7 +51,9 @@ bool VolumeImpl::WritebackAllowed() {
   bool urgent = writers_waiting_ > 0 || LowOnSpace();
   return drop_requests_ > 0 || urgent || stop_ ||
          (tunables_.writeback_threshold > 0 &&
-          origin_util_percent_ < tunables_.writeback_threshold);
+          origin_util_percent_ < tunables_.writeback_threshold &&
+          (tunables_.read_latency_target_ms == 0 ||
+           origin_read_latency_ms_ < tunables_.read_latency_target_ms));
 }
 
 bool VolumeImpl::PlanBatch(Batch* batch) {
@@ -310,6 +312,7 @@ void VolumeImpl::WritebackLoop() {
   absl::MutexLock l(&mu_);
   absl::Time last_sample = absl::Now();
   uint64_t last_busy = origin_busy_ns_.load();
+  uint64_t last_reads = origin_reads_.load();
   uint64_t last_wb_bytes = writeback_bytes_;
   absl::Duration backoff = absl::Milliseconds(100);
   while (!stop_) {
@@ -319,6 +322,14 @@ void VolumeImpl::WritebackLoop() {
       double window = absl::ToDoubleNanoseconds(now - last_sample);
       origin_util_percent_ = static_cast<uint32_t>(
           std::min(100.0, 100.0 * static_cast<double>(busy - last_busy) / window));
+      // No foreground reads in the window: nothing to protect.
+      uint64_t reads = origin_reads_.load();
+      origin_read_latency_ms_ =
+          reads == last_reads
+              ? 0
+              : static_cast<double>(busy - last_busy) / 1e6 /
+                    static_cast<double>(reads - last_reads);
+      last_reads = reads;
       last_busy = busy;
       // Exponential smoothing over ~10 samples of 0.5 s.
       double rate = static_cast<double>(writeback_bytes_ - last_wb_bytes) * 1e9 / window;

@@ -25,6 +25,7 @@ void ProgressRecord::EncodeTo(char* out) const {
   PutFixed32(out + 84, tunables.write_around_mode);
   PutFixed32(out + 88, tunables.barrier_deadline_ms);
   PutFixed32(out + 92, tunables.writeback_mode);
+  PutFixed32(out + 96, tunables.read_latency_target_ms);
   PutFixed32(out + 4, Crc32c(out + 8, kBlockSize - 8));
 }
 
@@ -54,6 +55,7 @@ absl::StatusOr<ProgressRecord> ProgressRecord::Decode(const char* block,
   r.tunables.write_around_mode = GetFixed32(block + 84);
   r.tunables.barrier_deadline_ms = GetFixed32(block + 88);
   r.tunables.writeback_mode = GetFixed32(block + 92);
+  r.tunables.read_latency_target_ms = GetFixed32(block + 96);
   return r;
 }
 
