@@ -196,5 +196,19 @@ TEST_F(VolumeTest, FlushesInTheBackgroundWithoutWaiters) {
   EXPECT_GE(v->GetStatus().last_flushed_id, 8u);
 }
 
+// sync_data_interval=0: no timer seals a partial buffer, writeback's
+// one-second cut of an aged epoch included; a Flush still does.
+TEST_F(VolumeTest, SyncDataIntervalZeroLeavesPartialBufferOpen) {
+  auto v = OpenVolume();
+  ASSERT_TRUE(v->SetTunable("sync_data_interval", 0).ok());
+  ASSERT_TRUE(v->Write(0, std::string(4096, 'p'), false).ok());
+  absl::SleepFor(absl::Milliseconds(2500));
+  VolumeStatus st = v->GetStatus();
+  EXPECT_EQ(st.nr_partial_flushed, 0u);
+  EXPECT_EQ(st.last_writeback_id, 0u);
+  ASSERT_TRUE(v->Flush().ok());
+  EXPECT_EQ(v->GetStatus().nr_partial_flushed, 1u);
+}
+
 }  // namespace
 }  // namespace wb

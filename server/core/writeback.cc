@@ -90,7 +90,9 @@ bool VolumeImpl::PlanBatch(Batch* batch) {
       // would hurt (space, drain) or its data has aged.
       bool urgent = writers_waiting_ > 0 || drop_requests_ > 0 ||
                     LowOnSpace();
-      bool aged = absl::Now() - epoch.front()->created > absl::Seconds(1);
+      // sync_data_interval=0 promises no timed seals of a partial buffer.
+      bool aged = tunables_.sync_data_interval != 0 &&
+                  absl::Now() - epoch.front()->created > absl::Seconds(1);
       if (batch->segs.empty() && (urgent || aged)) {
         if (open_ != nullptr && epoch.back() == open_) Seal(open_);
         if (!next_starts_epoch_) internal_epoch_cuts_++;
