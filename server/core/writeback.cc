@@ -124,22 +124,52 @@ struct Staged {
 }  // namespace
 
 absl::Status VolumeImpl::RunBatch(Batch* batch) {
-  // 1. Read the batch's segments and verify every checksum.
+  // 1. Read the batch's segments, writeback_depth at a time (they lie in
+  //    ring order, so the cache sees a sequential stream), and verify every
+  //    checksum.
   uint64_t total_data = 0;
   for (const auto& s : batch->segs) total_data += s.nr_data;
+  std::vector<AlignedBuffer> seg_bufs;
+  seg_bufs.reserve(batch->segs.size());
+  for (const auto& s : batch->segs) {
+    seg_bufs.emplace_back((uint64_t{geo_.meta_blocks} + s.nr_data) * kBlockSize);
+  }
+  {
+    absl::Mutex read_mu;
+    int in_flight = 0;
+    std::vector<absl::Status> read_status(batch->segs.size());
+    auto below_depth = [&] { return in_flight < options_.writeback_depth; };
+    auto idle = [&] { return in_flight == 0; };
+    for (size_t i = 0; i < batch->segs.size(); i++) {
+      {
+        absl::MutexLock l(&read_mu);
+        read_mu.Await(absl::Condition(&below_depth));
+        in_flight++;
+      }
+      cache_->Submit({IoOp::kRead, Geometry::RingOffset(batch->segs[i].pos),
+                      seg_bufs[i].size(), seg_bufs[i].data()},
+                     [&, i](absl::Status st) {
+                       absl::MutexLock l(&read_mu);
+                       read_status[i] = std::move(st);
+                       in_flight--;
+                     });
+    }
+    absl::MutexLock l(&read_mu);
+    read_mu.Await(absl::Condition(&idle));
+    for (size_t i = 0; i < batch->segs.size(); i++) {
+      if (!read_status[i].ok()) {
+        return absl::UnavailableError(
+            absl::StrFormat("reading segment %u from the cache: %s",
+                            batch->segs[i].id, read_status[i].message()));
+      }
+    }
+  }
   AlignedBuffer staging(std::max<uint64_t>(1, total_data) * kBlockSize);
   absl::flat_hash_map<uint64_t, uint32_t> staged_of;
   std::vector<Staged> staged;
-  for (const auto& s : batch->segs) {
-    uint64_t len = uint64_t{geo_.meta_blocks} + s.nr_data;
-    AlignedBuffer seg(len * kBlockSize);
-    if (absl::Status st = cache_->Read(Geometry::RingOffset(s.pos), seg.data(),
-                                       seg.size());
-        !st.ok()) {
-      return absl::UnavailableError(
-          absl::StrFormat("reading segment %u from the cache: %s", s.id,
-                          st.message()));
-    }
+  for (size_t si = 0; si < batch->segs.size(); si++) {
+    const auto& s = batch->segs[si];
+    const AlignedBuffer& seg = seg_bufs[si];
     absl::StatusOr<SegmentHeader> h = DecodeSegmentMeta(seg.data(), geo_, sb_.uuid);
     if (!h.ok() || h->id != s.id || h->data_blocks != s.nr_data) {
       return absl::DataLossError(absl::StrFormat(

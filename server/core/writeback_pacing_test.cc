@@ -29,7 +29,7 @@ TEST(WritebackPacingTest, SlowForegroundReadsHoldBackWriteback) {
   ASSERT_TRUE(FormatCache(cache, hdd, fo).ok());
   OpenOptions oo;
   oo.origin_identity = "o";
-  oo.rambuf_size = 1 << 20;
+  oo.rambuf_size = 4 << 20;  // writers never wait (that would be urgent)
   auto opened = Volume::Open(std::make_unique<DeviceRef>(&cache),
                              std::make_unique<DeviceRef>(&hdd), oo);
   ASSERT_TRUE(opened.ok()) << opened.status();
