@@ -19,6 +19,7 @@ struct IoStream::Op {
   bool fua = false;
   std::string data;       // IO_OP_WRITE, until sent
   char* out = nullptr;    // IO_OP_READ
+  uint64_t flush_mark = 0;  // IO_OP_FLUSH: RestartGuard::FlushMark() at submission
   Callback done;
   bool sent = false;      // on the current stream
   int attempts = 0;
@@ -30,6 +31,7 @@ struct IoStream::Conn {
   std::unique_ptr<grpc::ClientReaderWriter<v1::IoRequestBatch, v1::IoReplyBatch>> rw;
   bool named = false;       // the volume name went out in a message
   bool writes_done = false;
+  uint64_t generation = 0;  // of the daemon behind it, once verified
 };
 
 struct IoStream::StubHolder {
@@ -42,16 +44,26 @@ namespace {
 // double-apply out of order).
 bool Repeatable(v1::IoOp op) { return op == v1::IO_OP_READ || op == v1::IO_OP_FLUSH; }
 
-// Per-message payload cap on the client side, well under any server's
-// max_payload + framing.
+// Per-message payload cap on the client side. The server refuses a message
+// over its max_payload + 64 KiB of framing (RESOURCE_EXHAUSTED, and the
+// stream with it), so a smaller max_payload lowers the cap.
 constexpr uint64_t kBatchBytes = 1 << 20;
+
+// Bytes an I/O adds to its request message or to the reply batch.
+uint64_t PayloadOf(v1::IoOp op, uint64_t length, const std::string& data) {
+  if (op == v1::IO_OP_READ) return length;
+  return data.size();
+}
 
 }  // namespace
 
 IoStream::IoStream(std::shared_ptr<grpc::Channel> channel, std::string volume,
-                   const Options& options)
+                   const Options& options, uint64_t max_payload,
+                   std::shared_ptr<RestartGuard> guard)
     : volume_(std::move(volume)),
       options_(options),
+      batch_bytes_(max_payload > 0 ? std::min(kBatchBytes, max_payload) : kBatchBytes),
+      guard_(std::move(guard)),
       channel_(std::move(channel)),
       stub_(std::make_unique<StubHolder>()) {
   stub_->stub = v1::BlockService::NewStub(channel_);
@@ -59,11 +71,14 @@ IoStream::IoStream(std::shared_ptr<grpc::Channel> channel, std::string volume,
 
 absl::StatusOr<std::unique_ptr<IoStream>> IoStream::Open(std::shared_ptr<grpc::Channel> channel,
                                                          std::string volume,
-                                                         const Options& options) {
+                                                         const Options& options,
+                                                         uint64_t max_payload,
+                                                         std::shared_ptr<RestartGuard> guard) {
   if (options.queue_depth < 1 || options.max_batch < 1) {
     return absl::InvalidArgumentError("queue_depth and max_batch must be positive");
   }
-  std::unique_ptr<IoStream> s(new IoStream(std::move(channel), std::move(volume), options));
+  std::unique_ptr<IoStream> s(new IoStream(std::move(channel), std::move(volume), options,
+                                           max_payload, std::move(guard)));
   s->receiver_ = std::thread([p = s.get()] { p->ReceiverLoop(); });
   s->sender_ = std::thread([p = s.get()] { p->SenderLoop(); });
   return s;
@@ -95,6 +110,9 @@ void IoStream::Write(uint64_t offset, absl::Span<const char> data, bool fua, Cal
 void IoStream::Flush(Callback done) {
   Op op;
   op.op = v1::IO_OP_FLUSH;
+  // Taken before the flush can be sent: it covers what was acknowledged by
+  // then (a write acknowledged later may or may not be covered).
+  if (guard_ != nullptr) op.flush_mark = guard_->FlushMark();
   op.done = std::move(done);
   Submit(std::move(op));
 }
@@ -119,8 +137,8 @@ void IoStream::WriteZeroes(uint64_t offset, uint64_t length, bool fua, Callback 
 }
 
 void IoStream::Submit(Op op) {
-  absl::Status refused;
-  {
+  absl::Status refused = guard_ != nullptr ? guard_->status() : absl::OkStatus();
+  if (refused.ok()) {
     absl::MutexLock l(&mu_);
     while (static_cast<int>(ops_.size()) >= options_.queue_depth && !stopped_ && !closing_) {
       cv_.Wait(&mu_);
@@ -153,6 +171,7 @@ absl::Status IoStream::Close() {
   if (sender_.joinable()) sender_.join();
   if (receiver_.joinable()) receiver_.join();
   absl::MutexLock l(&mu_);
+  if (fatal_.ok() && guard_ != nullptr) return guard_->status();
   return fatal_;
 }
 
@@ -186,7 +205,9 @@ void IoStream::SenderLoop() {
     uint64_t bytes = 0;
     while (!unsent_.empty() && batch.requests_size() < options_.max_batch) {
       Op& op = *ops_[unsent_.front()];
-      if (batch.requests_size() > 0 && bytes + op.data.size() > kBatchBytes) break;
+      // Reads count too: their data comes back in the reply batch.
+      const uint64_t payload = PayloadOf(op.op, op.length, op.data);
+      if (batch.requests_size() > 0 && bytes + payload > batch_bytes_) break;
       v1::IoRequest* r = batch.add_requests();
       r->set_id(unsent_.front());
       r->set_op(op.op);
@@ -195,7 +216,7 @@ void IoStream::SenderLoop() {
       r->set_fua(op.fua);
       // Writes are never sent twice, so their data moves into the message.
       if (op.op == v1::IO_OP_WRITE) r->set_data(std::move(op.data));
-      bytes += r->data().size();
+      bytes += payload;
       op.sent = true;
       unsent_.pop_front();
     }
@@ -213,39 +234,83 @@ void IoStream::ReceiverLoop() {
   v1::IoReplyBatch replies;
   while (true) {
     auto conn = std::make_shared<Conn>();
-    PrepareContext(&conn->ctx, options_, /*deadline=*/false);
-    conn->rw = stub_->stub->Io(&conn->ctx);
-    {
-      absl::MutexLock l(&mu_);
-      conn_ = conn;
-      cv_.SignalAll();
-    }
-    while (conn->rw->Read(&replies)) {
-      for (const v1::IoReply& r : replies.replies()) {
-        absl::Status s = r.code() == 0 ? absl::OkStatus()
-                                       : absl::Status(static_cast<absl::StatusCode>(r.code()),
-                                                      r.message());
-        Complete(r.id(), s, &r.data());
+    // Why the stream ended, when we know better than Finish().
+    absl::Status broke;
+    uint64_t before = 0;
+    if (guard_ != nullptr) {
+      absl::StatusOr<uint64_t> g = ReadGeneration(channel_, options_, volume_);
+      if (g.ok()) {
+        before = *g;
+      } else {
+        broke = g.status();
       }
     }
-    {
-      // No more writes on this stream; Finish() must not race one.
-      absl::MutexLock l(&mu_);
-      conn_ = nullptr;
-      while (sending_) cv_.Wait(&mu_);
+    if (broke.ok()) {
+      PrepareContext(&conn->ctx, options_, /*deadline=*/false);
+      conn->rw = stub_->stub->Io(&conn->ctx);
+      {
+        absl::MutexLock l(&mu_);
+        conn_ = conn;
+        cv_.SignalAll();
+      }
+      while (conn->rw->Read(&replies)) {
+        if (guard_ != nullptr && conn->generation == 0) {
+          broke = Verify(before, conn.get());
+          if (!broke.ok()) {
+            // Unverified replies are dropped: HandleBreak resends the reads
+            // and flushes and fails the writes as "may have been applied".
+            conn->ctx.TryCancel();
+            while (conn->rw->Read(&replies)) {
+            }
+            break;
+          }
+        }
+        for (const v1::IoReply& r : replies.replies()) {
+          absl::Status s = r.code() == 0 ? absl::OkStatus()
+                                         : absl::Status(static_cast<absl::StatusCode>(r.code()),
+                                                        r.message());
+          Complete(r.id(), s, &r.data(), conn->generation);
+        }
+      }
+      {
+        // No more writes on this stream; Finish() must not race one.
+        absl::MutexLock l(&mu_);
+        conn_ = nullptr;
+        while (sending_) cv_.Wait(&mu_);
+      }
+      absl::Status finished = FromGrpcStatus(conn->rw->Finish());
+      if (broke.ok()) {
+        broke = finished.ok() ? absl::UnavailableError("the server ended the stream") : finished;
+      }
     }
-    absl::Status status = FromGrpcStatus(conn->rw->Finish());
     absl::MutexLock l(&mu_);
     if (closing_ && ops_.empty()) {
       stopped_ = true;
       cv_.SignalAll();
       return;
     }
-    HandleBreak(status.ok() ? absl::UnavailableError("the server ended the stream") : status);
+    HandleBreak(broke);
     if (stopped_) return;
     // Let the server come back before opening the next stream.
     cv_.WaitWithTimeout(&mu_, options_.retry_backoff);
   }
+}
+
+absl::Status IoStream::Verify(uint64_t before, Conn* conn) {
+  // The stream was bound to a daemon between the two reads; generations
+  // only grow, so equal reads pin down the daemon's generation.
+  absl::StatusOr<uint64_t> after = ReadGeneration(channel_, options_, volume_);
+  if (!after.ok()) return after.status();
+  if (*after != before) {
+    return absl::UnavailableError(absl::StrCat("volume ", volume_,
+                                               " was reopened while the stream connected "
+                                               "(open generation ", before, " -> ", *after,
+                                               ")"));
+  }
+  conn->generation = before;
+  // A lost guard fails the completions; the stream itself is fine.
+  guard_->Observe(before).IgnoreError();
+  return absl::OkStatus();
 }
 
 void IoStream::HandleBreak(const absl::Status& status) {
@@ -295,11 +360,12 @@ void IoStream::HandleBreak(const absl::Status& status) {
   }
   cv_.SignalAll();
   mu_.Unlock();
-  for (const auto& [id, s] : failed) Complete(id, s, nullptr);
+  for (const auto& [id, s] : failed) Complete(id, s, nullptr, 0);
   mu_.Lock();
 }
 
-void IoStream::Complete(uint64_t id, const absl::Status& status, const std::string* data) {
+void IoStream::Complete(uint64_t id, const absl::Status& status, const std::string* data,
+                        uint64_t generation) {
   std::unique_ptr<Op> op;
   {
     absl::MutexLock l(&mu_);
@@ -318,6 +384,15 @@ void IoStream::Complete(uint64_t id, const absl::Status& status, const std::stri
     } else {
       std::memcpy(op->out, data->data(), op->length);
     }
+  }
+  if (s.ok() && guard_ != nullptr) {
+    if ((op->op == v1::IO_OP_WRITE || op->op == v1::IO_OP_WRITE_ZEROES) && !op->fua) {
+      guard_->NoteAck(generation);
+    } else if (op->op == v1::IO_OP_FLUSH) {
+      guard_->NoteFlushed(op->flush_mark, generation).IgnoreError();
+    }
+    // Once writes were lost, nothing completes as if they were not.
+    s = guard_->status();
   }
   std::move(op->done)(s);
   absl::MutexLock l(&mu_);

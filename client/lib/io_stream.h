@@ -2,9 +2,10 @@
 //
 // Up to queue_depth I/Os are in flight; submitting one more blocks until a
 // reply arrives. A sender thread packs queued I/Os into messages of up to
-// max_batch I/Os (sending a partial batch as soon as the queue is empty, so
-// latency stays low at low depth) and a receiver thread completes them, in
-// whatever order the server answers.
+// max_batch I/Os and up to min(1 MiB, the server's max_payload_bytes) of
+// read and write payload (a single larger I/O goes alone), sending a partial
+// batch as soon as the queue is empty, so latency stays low at low depth. A
+// receiver thread completes them, in whatever order the server answers.
 //
 // Completions: `done(status)` runs on the receiver thread. It must not block
 // and must not call Drain() or Close(); it may submit one new I/O per
@@ -19,6 +20,14 @@
 // without a reply: then they fail with UNAVAILABLE too ("not sent"). Errors that concern the whole
 // stream (NOT_FOUND, UNAUTHENTICATED, PERMISSION_DENIED...) fail every I/O
 // and every later submission with that status.
+//
+// Restarts (with a RestartGuard, restart_guard.h): every stream learns the
+// open generation of the daemon it talks to, by a status call before it
+// opens and another at its first reply; they must agree (else the daemon
+// restarted in between and the stream is reopened). Nothing is completed on
+// a stream before that. A stream on another generation while acknowledged
+// writes are unflushed makes the guard lost: from then on every I/O fails
+// with DATA_LOSS, flushes included.
 #ifndef WRITEBOOST_CLIENT_LIB_IO_STREAM_H_
 #define WRITEBOOST_CLIENT_LIB_IO_STREAM_H_
 
@@ -35,6 +44,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/types/span.h"
 #include "client/lib/options.h"
+#include "client/lib/restart_guard.h"
 
 namespace grpc {
 class Channel;
@@ -46,10 +56,12 @@ class IoStream {
  public:
   using Callback = absl::AnyInvocable<void(absl::Status) &&>;
 
-  // Normally through Volume::OpenStream().
-  static absl::StatusOr<std::unique_ptr<IoStream>> Open(std::shared_ptr<grpc::Channel> channel,
-                                                        std::string volume,
-                                                        const Options& options);
+  // Normally through Volume::OpenStream(). max_payload: the server's
+  // max_payload_bytes (0: unknown, 1 MiB per message). guard: shared with
+  // the Volume and its other streams; null: no restart detection.
+  static absl::StatusOr<std::unique_ptr<IoStream>> Open(
+      std::shared_ptr<grpc::Channel> channel, std::string volume, const Options& options,
+      uint64_t max_payload = 0, std::shared_ptr<RestartGuard> guard = nullptr);
   // Close().
   ~IoStream();
   IoStream(const IoStream&) = delete;
@@ -66,23 +78,32 @@ class IoStream {
   // Waits until every I/O submitted so far has completed.
   void Drain();
   // Drains, ends the stream and stops the threads. OK, or the error that
-  // ended the stream for good.
+  // ended the stream for good (or the guard's DATA_LOSS).
   absl::Status Close();
 
  private:
   struct Op;
   struct Conn;
 
-  IoStream(std::shared_ptr<grpc::Channel> channel, std::string volume, const Options& options);
+  IoStream(std::shared_ptr<grpc::Channel> channel, std::string volume, const Options& options,
+           uint64_t max_payload, std::shared_ptr<RestartGuard> guard);
   void Submit(Op op);
   void SenderLoop();
   void ReceiverLoop();
+  // At the first reply of `conn`: its generation must equal `before`, read
+  // just before it opened. Sets conn->generation; an error means "reopen".
+  absl::Status Verify(uint64_t before, Conn* conn);
   // The stream `conn` ended with `status`: retry or fail what it carried.
   void HandleBreak(const absl::Status& status) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void Complete(uint64_t id, const absl::Status& status, const std::string* data);
+  // `generation`: of the stream that answered (0 without a guard).
+  void Complete(uint64_t id, const absl::Status& status, const std::string* data,
+                uint64_t generation);
 
   const std::string volume_;
   const Options options_;
+  // Read and write payload bytes per message at most.
+  const uint64_t batch_bytes_;
+  const std::shared_ptr<RestartGuard> guard_;
   std::shared_ptr<grpc::Channel> channel_;
   struct StubHolder;
   std::unique_ptr<StubHolder> stub_;

@@ -1,5 +1,6 @@
 // libwbclient: how to reach a writeboostd node. See volume.h for the block
-// API, io_stream.h for pipelined I/O and admin.h for the AdminService.
+// API, io_stream.h for pipelined I/O, restart_guard.h for what a daemon
+// restart does to durability, and admin.h for the AdminService.
 #ifndef WRITEBOOST_CLIENT_LIB_OPTIONS_H_
 #define WRITEBOOST_CLIENT_LIB_OPTIONS_H_
 
@@ -37,9 +38,18 @@ struct Options {
   // to the same blocks they would undo it.
   int retries = 5;
   absl::Duration retry_backoff = absl::Milliseconds(200);
-  // Io streams: I/Os in flight at most, and per message.
+  // Io streams: I/Os in flight at most, and per message. A message also
+  // carries at most min(1 MiB, the server's max_payload_bytes) of read and
+  // write payload.
   int queue_depth = 32;
   int max_batch = 16;
+  // Fail flushes with DATA_LOSS when writeboostd restarted under writes it
+  // had acknowledged and not flushed (restart_guard.h). Costs a status call
+  // when an Io stream (re)connects and at its first reply, and on the unary
+  // calls one before the first plain write after a flush and one after a
+  // flush that covers plain writes. False: such a flush succeeds although
+  // the writes are gone.
+  bool detect_restart = true;
   // Open(): how long to wait for a volume that is still replaying its log.
   absl::Duration open_wait = absl::Seconds(30);
 };

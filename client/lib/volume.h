@@ -9,6 +9,14 @@
 // flushes are retried after UNAVAILABLE (options.h); nothing that changes
 // data is retried. Thread-safe: any number of threads may call at once
 // (each call is one RPC on the volume's connection).
+//
+// Daemon restarts (options.detect_restart, restart_guard.h): the Volume and
+// every stream it opened share one RestartGuard. If writeboostd restarted
+// while plain writes it had acknowledged through them were not yet flushed,
+// Flush fails with DATA_LOSS, and so does every later call on the Volume and
+// its streams (FUA writes, reads...) until the application opens the volume
+// again: those writes may be gone. A restart while nothing was pending goes
+// unnoticed, as it lost nothing.
 #ifndef WRITEBOOST_CLIENT_LIB_VOLUME_H_
 #define WRITEBOOST_CLIENT_LIB_VOLUME_H_
 
@@ -16,6 +24,7 @@
 #include <memory>
 #include <string>
 
+#include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/types/span.h"
@@ -23,6 +32,7 @@
 
 namespace grpc {
 class Channel;
+class Status;
 }
 
 namespace wbclient {
@@ -46,20 +56,26 @@ class Volume {
   uint64_t max_payload() const { return max_payload_; }
 
   // Offsets and lengths are bytes, multiples of 512; lengths of Read and
-  // Write at most max_payload().
+  // Write at most max_payload(). Every call first fails with DATA_LOSS once
+  // a restart lost writes (above).
   absl::Status Read(uint64_t offset, absl::Span<char> out);
   absl::Status Write(uint64_t offset, absl::Span<const char> data, bool fua = false);
   absl::Status Flush();
   absl::Status Trim(uint64_t offset, uint64_t length);
   absl::Status WriteZeroes(uint64_t offset, uint64_t length, bool fua = false);
 
-  // A pipelined stream on this volume's connection (io_stream.h);
+  // A pipelined stream on this volume's connection (io_stream.h), batching
+  // within max_payload() and sharing the Volume's restart detection;
   // queue_depth 0 takes options.queue_depth.
   absl::StatusOr<std::unique_ptr<IoStream>> OpenStream(int queue_depth = 0);
 
  private:
   struct Impl;
   Volume(std::string name, const Options& options, std::shared_ptr<grpc::Channel> channel);
+  // A write or write-zeroes RPC, with the guard's bookkeeping around it.
+  absl::Status Mutate(bool fua, absl::FunctionRef<grpc::Status()> call);
+  // A lower bound of the generation that will acknowledge a write sent now.
+  absl::StatusOr<uint64_t> GenerationBound();
 
   const std::string name_;
   const Options options_;

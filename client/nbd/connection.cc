@@ -1,8 +1,9 @@
 #include "client/nbd/connection.h"
 
 #include <algorithm>
+#include <cstring>
 
-#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 
 namespace wbnbd {
 
@@ -38,24 +39,26 @@ class Group {
   absl::Status status_ ABSL_GUARDED_BY(mu_);
 };
 
-// The write bytes libwbclient's IoStream puts into one message at most
-// (kBatchBytes in client/lib/io_stream.cc), whatever the server's limit.
-constexpr uint64_t kClientBatchBytes = 1 << 20;
+constexpr uint64_t kSector = 512;
 
 int Pieces(uint64_t length, uint64_t chunk) {
   return static_cast<int>(std::max<uint64_t>(1, (length + chunk - 1) / chunk));
 }
 
+bool Aligned(uint64_t offset, uint64_t length) {
+  return offset % kSector == 0 && length % kSector == 0;
+}
+
+uint64_t RoundUp(uint64_t n) { return (n + kSector - 1) / kSector * kSector; }
+
 }  // namespace
 
 Connection::Connection(const BridgeConfig& config, std::unique_ptr<wbclient::Volume> volume,
-                       std::unique_ptr<wbclient::Admin> admin,
-                       std::unique_ptr<wbclient::IoStream> stream, uint64_t generation)
+                       std::unique_ptr<wbclient::IoStream> stream)
     : config_(config),
       volume_(std::move(volume)),
-      admin_(std::move(admin)),
       stream_(std::move(stream)),
-      generation_(generation) {
+      locks_(SectorLocks::For(volume_->name())) {
   uint64_t limit = volume_->max_payload() > 0 ? volume_->max_payload() : (1u << 20);
   if (config_.chunk > 0) limit = std::min(limit, config_.chunk);
   // Whole sectors, and whole cache blocks where the limit allows.
@@ -69,45 +72,25 @@ absl::StatusOr<std::unique_ptr<Connection>> Connection::Open(const BridgeConfig&
   absl::StatusOr<std::unique_ptr<wbclient::Volume>> volume =
       wbclient::Volume::Open(config.endpoint, name, config.options);
   if (!volume.ok()) return volume.status();
-  if ((*volume)->max_payload() < kClientBatchBytes && config.options.max_batch > 1) {
-    // libwbclient packs up to kClientBatchBytes of writes into one message,
-    // which a server with a smaller payload limit refuses as a whole (and
-    // the stream with it). One I/O per message stays under the limit.
-    wbclient::Options one = config.options;
-    one.max_batch = 1;
-    volume = wbclient::Volume::Open(config.endpoint, name, one);
-    if (!volume.ok()) return volume.status();
-  }
-  std::unique_ptr<wbclient::Admin> admin;
-  uint64_t generation = 0;
-  if (config.check_restart) {
-    absl::StatusOr<std::unique_ptr<wbclient::Admin>> a =
-        wbclient::Admin::Connect(config.endpoint, config.options);
-    if (!a.ok()) return a.status();
-    absl::StatusOr<writeboost::v1::VolumeStatus> st = (*a)->GetStatus(name);
-    if (!st.ok()) {
-      return absl::Status(st.status().code(),
-                          absl::StrCat("reading the volume's generation (check-restart): ",
-                                       st.status().message()));
-    }
-    generation = st->generation();
-    admin = std::move(*a);
-  }
   absl::StatusOr<std::unique_ptr<wbclient::IoStream>> stream =
       (*volume)->OpenStream(config.options.queue_depth);
   if (!stream.ok()) return stream.status();
-  return std::unique_ptr<Connection>(new Connection(config, std::move(*volume), std::move(admin),
-                                                    std::move(*stream), generation));
-}
-
-absl::Status Connection::Poisoned() const {
-  if (!poisoned_.load(std::memory_order_acquire)) return absl::OkStatus();
-  absl::MutexLock l(&mu_);
-  return poison_;
+  return std::unique_ptr<Connection>(
+      new Connection(config, std::move(*volume), std::move(*stream)));
 }
 
 absl::Status Connection::Read(uint64_t offset, absl::Span<char> out) {
-  if (absl::Status p = Poisoned(); !p.ok()) return p;
+  if (Aligned(offset, out.size())) return ReadSectors(offset, out);
+  // No lock: the bytes asked for are the same before and after another
+  // request's read-modify-write of the same sectors.
+  const uint64_t start = offset / kSector * kSector;
+  std::string buf(RoundUp(offset + out.size()) - start, '\0');
+  if (absl::Status s = ReadSectors(start, absl::MakeSpan(buf)); !s.ok()) return s;
+  std::memcpy(out.data(), buf.data() + (offset - start), out.size());
+  return absl::OkStatus();
+}
+
+absl::Status Connection::ReadSectors(uint64_t offset, absl::Span<char> out) {
   const int n = Pieces(out.size(), chunk_);
   auto group = std::make_shared<Group>(n);
   for (int i = 0; i < n; i++) {
@@ -119,7 +102,15 @@ absl::Status Connection::Read(uint64_t offset, absl::Span<char> out) {
 }
 
 absl::Status Connection::Write(uint64_t offset, absl::Span<const char> data, bool fua) {
-  if (absl::Status p = Poisoned(); !p.ok()) return p;
+  if (data.empty()) return absl::OkStatus();
+  const bool aligned = Aligned(offset, data.size());
+  SectorLocks::Hold hold = locks_.Lock(offset / kSector, RoundUp(offset + data.size()) / kSector,
+                                       /*exclusive=*/!aligned);
+  if (aligned) return WriteSectors(offset, data, fua);
+  return Patch(offset, data.size(), data.data(), fua);
+}
+
+absl::Status Connection::WriteSectors(uint64_t offset, absl::Span<const char> data, bool fua) {
   const int n = Pieces(data.size(), chunk_);
   auto group = std::make_shared<Group>(n);
   for (int i = 0; i < n; i++) {
@@ -132,47 +123,71 @@ absl::Status Connection::Write(uint64_t offset, absl::Span<const char> data, boo
   return group->Wait();
 }
 
-absl::Status Connection::Flush() {
-  if (absl::Status p = Poisoned(); !p.ok()) return p;
-  auto group = std::make_shared<Group>(1);
-  stream_->Flush(group->Callback(group));
-  if (absl::Status s = group->Wait(); !s.ok()) return s;
-  return CheckGeneration();
+absl::Status Connection::Patch(uint64_t offset, uint64_t length, const char* data, bool fua) {
+  const uint64_t start = offset / kSector * kSector;
+  const uint64_t end = RoundUp(offset + length);
+  std::string buf(end - start, '\0');
+  // Only the first and last sectors keep bytes of their own.
+  const bool head = offset != start;
+  const bool tail = (offset + length) % kSector != 0 && !(head && end - start == kSector);
+  if (head) {
+    absl::Status s = ReadSectors(start, absl::MakeSpan(buf).subspan(0, kSector));
+    if (!s.ok()) return s;
+  }
+  if (tail) {
+    absl::Status s = ReadSectors(end - kSector, absl::MakeSpan(buf).subspan(buf.size() - kSector));
+    if (!s.ok()) return s;
+  }
+  if (data != nullptr) {
+    std::memcpy(buf.data() + (offset - start), data, length);
+  } else {
+    std::memset(buf.data() + (offset - start), 0, length);
+  }
+  return WriteSectors(start, buf, fua);
 }
 
-absl::Status Connection::CheckGeneration() {
-  if (admin_ == nullptr) return absl::OkStatus();
-  absl::StatusOr<writeboost::v1::VolumeStatus> st = admin_->GetStatus(volume_->name());
-  if (!st.ok()) {
-    // The flush was answered, but by which incarnation of the server is
-    // unknown: do not report success for it.
-    return absl::UnavailableError(absl::StrCat(
-        "flush answered but the volume's generation could not be checked: ",
-        st.status().message()));
-  }
-  // Generations only grow: equal means the flush was served by the same
-  // open of the cache that acknowledged every earlier write.
-  if (st->generation() == generation_) return absl::OkStatus();
-  absl::Status lost = absl::DataLossError(absl::StrCat(
-      "writeboostd reopened volume ", volume_->name(), " (generation ", generation_, " -> ",
-      st->generation(), ") after this connection started: writes it acknowledged "
-      "before a restart may be lost; reconnect to continue"));
-  absl::MutexLock l(&mu_);
-  if (poison_.ok()) poison_ = lost;
-  poisoned_.store(true, std::memory_order_release);
-  return poison_;
+absl::Status Connection::Flush() {
+  auto group = std::make_shared<Group>(1);
+  stream_->Flush(group->Callback(group));
+  return group->Wait();
 }
 
 absl::Status Connection::Trim(uint64_t offset, uint64_t length, bool fua) {
-  if (absl::Status p = Poisoned(); !p.ok()) return p;
-  auto group = std::make_shared<Group>(1);
-  stream_->Trim(offset, length, group->Callback(group));
-  if (absl::Status s = group->Wait(); !s.ok() || !fua) return s;
-  return Flush();
+  // Only whole sectors can be trimmed; leaving the edges as they are is
+  // what an advisory trim allows.
+  const uint64_t start = RoundUp(offset);
+  const uint64_t end = (offset + length) / kSector * kSector;
+  if (start < end) {
+    auto group = std::make_shared<Group>(1);
+    stream_->Trim(start, end - start, group->Callback(group));
+    if (absl::Status s = group->Wait(); !s.ok()) return s;
+  }
+  return fua ? Flush() : absl::OkStatus();
 }
 
 absl::Status Connection::WriteZeroes(uint64_t offset, uint64_t length, bool fua) {
-  if (absl::Status p = Poisoned(); !p.ok()) return p;
+  if (length == 0) return absl::OkStatus();
+  const bool aligned = Aligned(offset, length);
+  SectorLocks::Hold hold = locks_.Lock(offset / kSector, RoundUp(offset + length) / kSector,
+                                       /*exclusive=*/!aligned);
+  if (aligned) return ZeroSectors(offset, length, fua);
+  // Partial sectors at either end are patched; whole ones in between are
+  // zeroed by the server.
+  const uint64_t inner_start = RoundUp(offset);
+  const uint64_t inner_end = (offset + length) / kSector * kSector;
+  if (inner_start >= inner_end) return Patch(offset, length, nullptr, fua);
+  if (offset < inner_start) {
+    absl::Status s = Patch(offset, inner_start - offset, nullptr, fua);
+    if (!s.ok()) return s;
+  }
+  if (absl::Status s = ZeroSectors(inner_start, inner_end - inner_start, fua); !s.ok()) return s;
+  if (inner_end < offset + length) {
+    return Patch(inner_end, offset + length - inner_end, nullptr, fua);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Connection::ZeroSectors(uint64_t offset, uint64_t length, bool fua) {
   const uint64_t chunk = std::max<uint64_t>(config_.zero_chunk / 4096 * 4096, 4096);
   const int n = Pieces(length, chunk);
   auto group = std::make_shared<Group>(n);

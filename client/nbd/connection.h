@@ -8,32 +8,33 @@
 // and writes larger than the server's payload limit are split into pieces
 // that travel in parallel; the call completes when every piece has.
 //
-// Restart detection: libwbclient reopens a broken Io stream and resends
-// flushes, so a Flush can be answered by a writeboostd that restarted after
-// losing writes it had acknowledged. A Flush would then report success for
-// data that is gone. With check_restart (the default) every successful Flush
-// is followed by a status call comparing the volume's open generation with
-// the one seen at Open(); a change fails that Flush and every later call on
-// this connection with DATA_LOSS (EIO to the client), which is what a disk
-// that lost its write cache must report.
+// Requests need not be aligned to 512 bytes. A partial sector is read,
+// patched and written back whole (read-modify-write) while its sectors are
+// held exclusively in the volume's SectorLocks (sector_locks.h), so that no
+// other write to those sectors, on any connection of this process, lands in
+// between; whole-sector writes and zeroes hold their sectors shared. An
+// unaligned trim shrinks to the whole sectors inside it (trim is advisory).
+//
+// Restarts are libwbclient's business (client/lib/restart_guard.h): a flush
+// answered by a writeboostd that restarted while acknowledged writes were
+// unflushed fails with DATA_LOSS, and so does every later call on this
+// connection; the NBD client must reconnect.
 //
 // Thread-safety: every method may be called concurrently except Close().
 #ifndef WRITEBOOST_CLIENT_NBD_CONNECTION_H_
 #define WRITEBOOST_CLIENT_NBD_CONNECTION_H_
 
-#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <string>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "absl/synchronization/mutex.h"
 #include "absl/types/span.h"
-#include "client/lib/admin.h"
 #include "client/lib/io_stream.h"
 #include "client/lib/options.h"
 #include "client/lib/volume.h"
+#include "client/nbd/sector_locks.h"
 
 namespace wbnbd {
 
@@ -41,6 +42,7 @@ struct BridgeConfig {
   std::string endpoint = wbclient::kDefaultEndpoint;
   // Empty: the NBD export name picks the volume ("default" if that is empty).
   std::string volume;
+  // options.detect_restart is the plugin's check-restart.
   wbclient::Options options;
   // Requests larger than this many bytes are never sent as one gRPC request
   // (0: the server's max_payload_bytes, which is also the upper bound).
@@ -49,7 +51,6 @@ struct BridgeConfig {
   uint64_t zero_chunk = 16ull << 20;
   // Largest request advertised to NBD clients (block_size maximum).
   uint32_t max_request = 32u << 20;
-  bool check_restart = true;
 };
 
 class Connection {
@@ -63,9 +64,9 @@ class Connection {
   const std::string& volume() const { return volume_->name(); }
   uint64_t size() const { return volume_->size(); }
   bool read_only() const { return volume_->read_only(); }
-  uint64_t generation() const { return generation_; }
 
-  // Offsets and lengths in bytes, multiples of 512 (the server checks).
+  // Offsets and lengths in bytes, any alignment; the range lies inside the
+  // volume (nbdkit checks).
   absl::Status Read(uint64_t offset, absl::Span<char> out);
   absl::Status Write(uint64_t offset, absl::Span<const char> data, bool fua);
   absl::Status Flush();
@@ -79,24 +80,23 @@ class Connection {
 
  private:
   Connection(const BridgeConfig& config, std::unique_ptr<wbclient::Volume> volume,
-             std::unique_ptr<wbclient::Admin> admin, std::unique_ptr<wbclient::IoStream> stream,
-             uint64_t generation);
+             std::unique_ptr<wbclient::IoStream> stream);
 
-  // DATA_LOSS once a restart was detected, else OK.
-  absl::Status Poisoned() const;
-  absl::Status CheckGeneration();
+  // REQUIRES (these three): offset and length multiples of 512.
+  absl::Status ReadSectors(uint64_t offset, absl::Span<char> out);
+  absl::Status WriteSectors(uint64_t offset, absl::Span<const char> data, bool fua);
+  absl::Status ZeroSectors(uint64_t offset, uint64_t length, bool fua);
+  // Read-modify-write: puts `length` bytes of `data` (null: zeroes) at
+  // `offset` by rewriting the whole sectors around them.
+  // REQUIRES: the caller holds those sectors exclusively.
+  absl::Status Patch(uint64_t offset, uint64_t length, const char* data, bool fua);
 
   const BridgeConfig config_;
   std::unique_ptr<wbclient::Volume> volume_;
-  std::unique_ptr<wbclient::Admin> admin_;  // null when !check_restart
   std::unique_ptr<wbclient::IoStream> stream_;
-  const uint64_t generation_;
+  SectorLocks& locks_;
   // Bytes per Read/Write piece: min(config chunk, server max_payload).
   uint64_t chunk_;
-
-  std::atomic<bool> poisoned_{false};
-  mutable absl::Mutex mu_;
-  absl::Status poison_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace wbnbd

@@ -3,7 +3,7 @@
 //   nbdkit build/lib/nbdkit-writeboost-plugin.so server=unix:/run/wb.sock volume=vol0
 //
 // docs/NBD.md has the options, the block contract as NBD sees it, and the
-// attach recipes (nbd-client, qemu, nbdfuse + losetup).
+// attach recipes (wbctl attach-nbd, nbd-client, qemu, nbdfuse + losetup).
 //
 // Each NBD connection gets a Connection (connection.h): a gRPC connection of
 // its own and one pipelined Io stream, shared by nbdkit's worker threads
@@ -174,7 +174,7 @@ int ConfigKeyUnguarded(const char* key, const char* value) {
     if (ParseBytes(key, value, 4096, 1ull << 30, &n) == -1) return -1;
     c.max_request = static_cast<uint32_t>(n);
   } else if (k == "check-restart") {
-    return ParseBool(key, value, &c.check_restart);
+    return ParseBool(key, value, &c.options.detect_restart);
   } else {
     nbdkit_error("unknown parameter '%s' (see nbdkit writeboost --help)", key);
     return -1;
@@ -218,7 +218,7 @@ constexpr char kConfigHelp[] =
     "timeout=SECS           Deadline of unary calls (default 60; 0 = none)\n"
     "open-wait=SECS         Wait for a replaying volume at connect (default 30)\n"
     "retries=N              Resends of reads/flushes after a broken stream (default 5)\n"
-    "check-restart=BOOL     Fail flushes after a server restart (default true)";
+    "check-restart=BOOL     Fail flushes after a restart lost writes (default true)";
 
 // ------------------------------------------------------------- connections
 
@@ -235,9 +235,8 @@ void* Open(int readonly) {
       Fail(absl::StrCat("opening volume ", name, " on ", g_config.endpoint).c_str(), c.status());
       return nullptr;
     }
-    nbdkit_debug("writeboost: volume %s on %s: %llu bytes, generation %llu%s", name.c_str(),
+    nbdkit_debug("writeboost: volume %s on %s: %llu bytes%s", name.c_str(),
                  g_config.endpoint.c_str(), static_cast<unsigned long long>((*c)->size()),
-                 static_cast<unsigned long long>((*c)->generation()),
                  (*c)->read_only() ? ", read-only" : "");
     return c->release();
   });
@@ -265,8 +264,12 @@ int Yes(void*) { return 1; }
 int No(void*) { return 0; }
 int CanFua(void*) { return NBDKIT_FUA_NATIVE; }
 
+// Any alignment works (read-modify-write of partial sectors, connection.h),
+// so the minimum is 1: clients such as nbdfuse then pass a small write
+// through instead of refusing it. 4096, a whole cache block, is what avoids
+// read-modify-write both here and in the daemon.
 int BlockSize(void* handle, uint32_t* minimum, uint32_t* preferred, uint32_t* maximum) {
-  *minimum = 512;
+  *minimum = 1;
   *preferred = 4096;
   *maximum = g_config.max_request;
   return 0;

@@ -9,8 +9,8 @@
 #     that were acknowledged before it: after SIGKILL of writeboostd and a
 #     restart they read back;
 #   - a connection (F) that wrote before the restart and flushes after it
-#     gets EIO from the flush (the plugin's restart check), since writes
-#     the old daemon acknowledged may be gone.
+#     gets EIO from the flush (libwbclient's restart detection), since
+#     writes the old daemon acknowledged may be gone.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 requires qemu-io nbdinfo
@@ -90,7 +90,7 @@ grep -qE "connection=$fconn \.\.\.Flush id=[0-9]+ return=-1 error=EIO" "$log" ||
   fail "F's flush did not fail with EIO:
 $(grep "connection=$fconn " "$log")
 $(cat "$dir/F.out")"
-grep -q "generation" "$dir/nbdkit-nbd.log" ||
+grep -q "reopened volume $VOL (open generation" "$dir/nbdkit-nbd.log" ||
   fail "the plugin did not report the generation change:
 $(tail -20 "$dir/nbdkit-nbd.log")"
 

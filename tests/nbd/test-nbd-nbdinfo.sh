@@ -25,7 +25,7 @@ timeout 30 nbdinfo --json "$uri" >"$dir/info.json"
 python3 - "$dir/info.json" <<'PY'
 import json, sys
 e = json.load(open(sys.argv[1]))["exports"][0]
-want = {"block_size_minimum": 512, "block_size_preferred": 4096,
+want = {"block_size_minimum": 1, "block_size_preferred": 4096,
         "block_size_maximum": 32 << 20}
 for k, v in want.items():
     if e.get(k) != v:

@@ -67,6 +67,37 @@ qio "${QIO[@]}" -c "write -P 0xe1 4M 2M" -c "write -z 4M 1M" -c "write -z -f 5M 
 grep -q "Zero id=[0-9]* offset=0x500000 count=0x80000 trim=[01] fua=1" "$dir/nbd-requests.log" ||
   fail "the FUA zero did not reach the plugin"
 
+step "unaligned requests: read-modify-write of partial sectors in the plugin"
+# The plugin advertises minimum block size 1, so qemu passes these through
+# as they are (the log shows them reach the plugin).
+B=$((10 << 20))
+qio "${QIO[@]}" -c "write -P 0x11 $B 8k" -c "write -P 0xab $((B + 100)) 50" \
+  -c "read -P 0xab $((B + 100)) 50" -c "read -P 0x11 $B 100" -c "read -P 0x11 $((B + 150)) 8042"
+grep -q "Write id=[0-9]* offset=0xa00064 count=0x32 " "$dir/nbd-requests.log" ||
+  fail "the unaligned write did not reach the plugin as it was"
+grep -q "Read id=[0-9]* offset=0xa00064 count=0x32" "$dir/nbd-requests.log" ||
+  fail "the unaligned read did not reach the plugin as it was"
+# Across sector boundaries, FUA, zeroes with partial sectors at both ends,
+# and an unaligned trim (shrunk to whole sectors: bytes stay or vanish, but
+# only in whole sectors inside it).
+qio "${QIO[@]}" -c "write -P 0xcd $((B + 500)) 1000" -c "write -f -P 0xef $((B + 6000)) 10" \
+  -c "write -z $((B + 2000)) 3000" -c "discard $((B + 7000)) 700"
+qio "${QIO[@]}" -c "read -P 0x11 $B 100" -c "read -P 0xab $((B + 100)) 50" \
+  -c "read -P 0x11 $((B + 150)) 350" -c "read -P 0xcd $((B + 500)) 1000" \
+  -c "read -P 0x11 $((B + 1500)) 500" -c "read -P 0 $((B + 2000)) 3000" \
+  -c "read -P 0x11 $((B + 5000)) 1000" -c "read -P 0xef $((B + 6000)) 10" \
+  -c "read -P 0x11 $((B + 6010)) 158"
+grep -q "Zero id=[0-9]* offset=0xa007d0 count=0xbb8 " "$dir/nbd-requests.log" ||
+  fail "the unaligned zero did not reach the plugin as it was"
+# 16 writes in flight at once into two sectors: each rewrites its whole
+# sector, so without the plugin's sector locks some would undo others.
+C=$((12 << 20))
+args=(-c "write -P 0x22 $C 1k")
+for i in $(seq 0 15); do args+=(-c "aio_write -P $((0x30 + i)) $((C + 64 * i)) 64"); done
+args+=(-c "aio_flush")
+for i in $(seq 0 15); do args+=(-c "read -P $((0x30 + i)) $((C + 64 * i)) 64"); done
+qio "${QIO[@]}" "${args[@]}"
+
 step "a FUA write survives SIGKILL of writeboostd with no flush after it"
 # qemu-io flushes when it exits, so it sleeps, still connected, while the
 # daemon is killed; then it is killed too.
