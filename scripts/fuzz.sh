@@ -11,6 +11,6 @@ CC=clang CXX=clang++ cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DCMAKE_CXX_FLAGS=-fsanitize=fuzzer-no-link >/dev/null
 cmake --build "$build" -j "$(nproc)" --target recovery_fuzz
 mkdir -p "$build/fuzz-corpus" "$build/fuzz-artifacts"
-exec "$build/bin/recovery_fuzz" -max_len=280000 -timeout=20 -rss_limit_mb=4096 \
+exec "$build/bin/recovery_fuzz" -max_len=65536 -timeout=20 -rss_limit_mb=4096 \
   -max_total_time="$seconds" -print_final_stats=1 \
   -artifact_prefix="$build/fuzz-artifacts/" "$build/fuzz-corpus" tests/fuzz/corpus

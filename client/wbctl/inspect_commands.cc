@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "absl/strings/str_format.h"
+#include "client/wbctl/json_text.h"
 #include "client/wbctl/cache_info.h"
 #include "client/wbctl/commands.h"
 #include "client/wbctl/output.h"
@@ -58,7 +59,7 @@ int RunCheck(const CheckArgs& args) {
     if (args.json) {
       out["consistent"] = false;
       out["error"] = std::string(message);
-      std::cout << out.dump(2) << "\n";
+      std::cout << JsonText(out) << "\n";
     }
     return Fail(message);
   };
@@ -102,7 +103,7 @@ int RunCheck(const CheckArgs& args) {
   out["consistent"] = true;
   out["notes"] = notes;
   if (args.json) {
-    std::cout << out.dump(2) << "\n";
+    std::cout << JsonText(out) << "\n";
     return kExitOk;
   }
   Report r;
@@ -205,7 +206,7 @@ int DumpSegment(wb::Device& cache, const wb::CacheHead& head,
              {"meta_blocks", g.meta_blocks},
              {"data_blocks", h->data_blocks},
              {"entries", entries}};
-    std::cout << out.dump(2) << "\n";
+    std::cout << JsonText(out) << "\n";
     return kExitOk;
   }
   Report r;
@@ -255,7 +256,7 @@ int RunDump(const DumpArgs& args) {
         segs.push_back(SegmentSummaryJson(s));
       out["segments"] = segs;
     }
-    std::cout << out.dump(2) << "\n";
+    std::cout << JsonText(out) << "\n";
     return kExitOk;
   }
   Report r;

@@ -10,6 +10,7 @@
 
 #include "absl/strings/str_format.h"
 #include "client/lib/admin.h"
+#include "client/wbctl/json_text.h"
 #include "client/wbctl/commands.h"
 #include "client/wbctl/online.h"
 #include "client/wbctl/output.h"
@@ -39,7 +40,7 @@ int RunMessage(const MessageArgs& a) {
     j["key"] = a.key;
     if (!a.value.empty()) j["value"] = a.value;
     for (const v1::Tunable& t : resp->tunables()) j["tunables"][t.name()] = t.value();
-    std::cout << j.dump(2) << "\n";
+    std::cout << JsonText(j) << "\n";
     return kExitOk;
   }
   if (a.value.empty()) {
@@ -108,7 +109,7 @@ int RunDropCaches(const std::string& volume, bool json) {
     j["written_back_blocks"] = initial;
     j["seconds"] = secs;
     j["dirty_blocks"] = 0;
-    std::cout << j.dump(2) << "\n";
+    std::cout << JsonText(j) << "\n";
   } else {
     std::cout << absl::StrFormat("%s: no dirty data left (%u blocks written back in %.1f s)\n",
                                  volume, initial, secs);

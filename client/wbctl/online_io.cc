@@ -16,6 +16,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "client/lib/volume.h"
+#include "client/wbctl/json_text.h"
 #include "client/wbctl/commands.h"
 #include "client/wbctl/online.h"
 #include "client/wbctl/output.h"
@@ -110,7 +111,7 @@ int RunRead(const IoArgs& a) {
     } else {
       j["file"] = a.file;
     }
-    std::cout << j.dump(2) << "\n";
+    std::cout << JsonText(j) << "\n";
   } else if (a.file.empty()) {
     if (isatty(STDOUT_FILENO) == 1) {
       HexDump(*offset, data);
@@ -179,7 +180,7 @@ int RunWrite(const IoArgs& a) {
     j["offset"] = *offset;
     j["length"] = data->size();
     j["fua"] = a.fua;
-    std::cout << j.dump(2) << "\n";
+    std::cout << JsonText(j) << "\n";
   } else {
     std::cout << absl::StrFormat("%s: wrote %s at offset %u%s\n", a.volume,
                                  FormatSize(data->size()), *offset, a.fua ? " (FUA)" : "");
@@ -192,7 +193,7 @@ int RunFlush(const std::string& volume, bool json) {
   if (!vol.ok()) return FailRpc(vol.status());
   if (absl::Status s = (*vol)->Flush(); !s.ok()) return FailRpc(s);
   if (json) {
-    std::cout << nlohmann::json{{"volume", volume}, {"flushed", true}}.dump(2) << "\n";
+    std::cout << JsonText(nlohmann::json{{"volume", volume}, {"flushed", true}}) << "\n";
   } else {
     std::cout << volume << ": flushed\n";
   }

@@ -8,6 +8,7 @@
 
 #include "absl/strings/str_format.h"
 #include "client/lib/admin.h"
+#include "client/wbctl/json_text.h"
 #include "client/wbctl/commands.h"
 #include "client/wbctl/online.h"
 #include "client/wbctl/output.h"
@@ -55,7 +56,7 @@ int RunLs(bool json) {
   if (!list.ok()) return FailRpc(list.status());
   if (json) {
     nlohmann::json out = ProtoToJson(*list)["volumes"];
-    std::cout << out.dump(2) << "\n";
+    std::cout << JsonText(out) << "\n";
     return kExitOk;
   }
   std::cout << absl::StrFormat("%-16s %10s  %-9s %s\n", "NAME", "SIZE", "STATE", "DEVICES");
@@ -160,7 +161,7 @@ int RunStatus(const std::string& volume, bool json) {
     if (i > 0) std::cout << "\n";
     PrintStatus(*st);
   }
-  if (json) std::cout << (volume.empty() ? all : all[0]).dump(2) << "\n";
+  if (json) std::cout << JsonText(volume.empty() ? all : all[0]) << "\n";
   return kExitOk;
 }
 

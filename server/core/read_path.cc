@@ -130,6 +130,11 @@ absl::Status VolumeImpl::Read(uint64_t offset, absl::Span<char> out) {
           result = h.status();
           break;
         }
+        // Data slots follow the data-carrying entries only (a TRIM entry,
+        // say, has no block), so index the crcs the same way.
+        std::erase_if(h->entries, [](const SegmentEntry& e) {
+          return !EntryKindHasData(e.kind);
+        });
         it = metas.emplace(src.seg->id, std::move(*h)).first;
       }
       result = cache_->Read(uint64_t{kRingStartBlock + src.cb} * kBlockSize,

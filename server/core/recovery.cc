@@ -142,6 +142,7 @@ absl::StatusOr<ReplayReport> ReplayLog(
   uint64_t pos = p.next_pos;
   uint64_t expected = report.first_id;
   uint64_t prev_gen = 0;
+  bool wrapped = false;
   report.stop_reason = "end of log";
   for (uint64_t n = 0; n <= g.ring_blocks / g.meta_blocks; n++) {
     if (absl::Status s = cache.Read(Geometry::RingOffset(pos), meta.data(),
@@ -175,10 +176,19 @@ absl::StatusOr<ReplayReport> ReplayLog(
           "segment %u at block %u runs past the ring's end", h->id, pos);
       break;
     }
+    // Once wrapped, the log must end before its own start: the writer never
+    // reuses the blocks of a live segment.
+    if (wrapped && pos + h->length(g) > p.next_pos) {
+      report.stop_reason = absl::StrFormat(
+          "segment %u at block %u overlaps the start of the log", h->id, pos);
+      break;
+    }
     chain.push_back({pos, h->id, h->data_blocks});
     report.durable_bound = std::max(report.durable_bound, h->durable_through);
     prev_gen = h->gen;
-    pos = g.NextPos(pos, h->length(g));
+    uint64_t next = g.NextPos(pos, h->length(g));
+    wrapped |= next <= pos;
+    pos = next;
     expected++;
   }
 

@@ -178,6 +178,7 @@ absl::Status VolumeImpl::RunBatch(Batch* batch) {
     }
     const char* data = seg.data() + uint64_t{geo_.meta_blocks} * kBlockSize;
     for (const SegmentEntry& e : h->entries) {
+      if (!EntryKindHasData(e.kind)) continue;  // no data block of its own
       if (Crc32c(data, kBlockSize) != e.data_crc) {
         return absl::DataLossError(absl::StrFormat(
             "segment %u: data of origin block %u does not match its checksum",

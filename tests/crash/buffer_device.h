@@ -17,12 +17,14 @@ namespace wb::crash {
 
 class BufferDevice final : public Device {
  public:
-  // REQUIRES: *buf outlives the device and keeps its size.
-  BufferDevice(std::string* buf, std::string name)
-      : buf_(buf), name_(std::move(name)) {}
+  // REQUIRES: *buf outlives the device and keeps its size, a multiple of
+  // logical_block_size (512 or 4096).
+  BufferDevice(std::string* buf, std::string name,
+               uint32_t logical_block_size = 512)
+      : buf_(buf), name_(std::move(name)), lbs_(logical_block_size) {}
 
   uint64_t size() const override { return buf_->size(); }
-  uint32_t logical_block_size() const override { return 512; }
+  uint32_t logical_block_size() const override { return lbs_; }
   std::string name() const override { return name_; }
 
   void Submit(const IoRequest& req, IoCallback done) override {
@@ -41,6 +43,7 @@ class BufferDevice final : public Device {
  private:
   std::string* const buf_;
   const std::string name_;
+  const uint32_t lbs_;
   absl::Mutex mu_;
 };
 
