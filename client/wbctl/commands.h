@@ -43,6 +43,10 @@ void AddInspectCommands(CLI::App& app);
 // Commands that talk to a running node over gRPC (online_*.cc), compiled in
 // when the client library is built.
 void AddOnlineCommands(CLI::App& app);
+
+// attach-nbd: nbdkit + the NBD plugin (+ nbdfuse) for a volume
+// (online_attach_nbd.cc).
+void AddAttachNbdCommand(CLI::App& app);
 #endif
 
 }  // namespace wbctl

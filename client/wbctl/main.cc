@@ -37,6 +37,7 @@ int main(int argc, char** argv) {
   wbctl::AddOfflineCommands(app);
 #ifdef WBCTL_WITH_ONLINE
   wbctl::AddOnlineCommands(app);
+  wbctl::AddAttachNbdCommand(app);
 #endif
 
   try {

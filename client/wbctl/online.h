@@ -53,10 +53,11 @@ nlohmann::json ProtoToJson(const google::protobuf::Message& m);
 int FailRpc(const absl::Status& s);
 
 // Registration of the command groups (online_status.cc, online_admin.cc,
-// online_io.cc).
+// online_io.cc, online_volumes.cc).
 void AddStatusCommands(CLI::App& app);  // ls, status
 void AddAdminCommands(CLI::App& app);   // message, drop-caches
 void AddIoCommands(CLI::App& app);      // read, write, flush
+void AddVolumeCommands(CLI::App& app);  // format-volume, attach-volume, detach-volume
 
 }  // namespace wbctl
 

@@ -129,6 +129,7 @@ void AddOnlineCommands(CLI::App& app) {
   AddStatusCommands(app);
   AddAdminCommands(app);
   AddIoCommands(app);
+  AddVolumeCommands(app);
 }
 
 }  // namespace wbctl

@@ -4,6 +4,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "server/node/admin_convert.h"
+#include "server/node/attached_volumes.h"
 #include "server/node/grpc_status.h"
 #include "server/node/volume_setup.h"
 
@@ -113,9 +114,7 @@ grpc::Status AdminServiceImpl::FormatVolume(grpc::ServerContext* ctx,
     return ToGrpcStatus(s);
   }
   if (req->attach()) {
-    if (absl::Status s = svc_.registry->Attach(*cfg, /*wait=*/true); !s.ok()) {
-      return ToGrpcStatus(s);
-    }
+    if (absl::Status s = AttachAndRemember(*cfg); !s.ok()) return ToGrpcStatus(s);
     if (auto e = svc_.registry->Find(cfg->name); e.ok()) {
       FillVolumeInfo(**e, false, resp->mutable_volume());
     }
@@ -136,9 +135,7 @@ grpc::Status AdminServiceImpl::AttachVolume(grpc::ServerContext* ctx,
       !s.ok()) {
     return ToGrpcStatus(s);
   }
-  if (absl::Status s = svc_.registry->Attach(*cfg, /*wait=*/true); !s.ok()) {
-    return ToGrpcStatus(s);
-  }
+  if (absl::Status s = AttachAndRemember(*cfg); !s.ok()) return ToGrpcStatus(s);
   if (auto e = svc_.registry->Find(cfg->name); e.ok()) {
     FillVolumeInfo(**e, false, resp->mutable_volume());
   }
@@ -152,7 +149,35 @@ grpc::Status AdminServiceImpl::DetachVolume(grpc::ServerContext* ctx,
       !s.ok()) {
     return ToGrpcStatus(s);
   }
-  return ToGrpcStatus(svc_.registry->Detach(req->volume(), req->drain(), req->force()));
+  if (absl::Status s = svc_.registry->Detach(req->volume(), req->drain(), req->force());
+      !s.ok()) {
+    return ToGrpcStatus(s);
+  }
+  if (svc_.attached == nullptr) return grpc::Status::OK;
+  if (absl::Status s = svc_.attached->Remove(req->volume()); !s.ok()) {
+    return ToGrpcStatus(absl::UnavailableError(absl::StrCat(
+        "volume ", req->volume(), " is detached, but it stays listed in ",
+        svc_.attached->path(), " and will be attached again at the next start: ",
+        s.message())));
+  }
+  return grpc::Status::OK;
+}
+
+absl::Status AdminServiceImpl::AttachAndRemember(const VolumeConfig& cfg) {
+  if (absl::Status s = svc_.registry->Attach(cfg, /*wait=*/true); !s.ok()) return s;
+  if (svc_.attached == nullptr) return absl::OkStatus();
+  absl::Status s = svc_.attached->Add(cfg, [&] {
+    absl::StatusOr<std::shared_ptr<VolumeEntry>> e = svc_.registry->Find(cfg.name);
+    return e.ok() && (*e)->config().origin == cfg.origin && (*e)->config().cache == cfg.cache;
+  });
+  if (s.ok()) return s;
+  // All or nothing: no volume that would silently vanish at the next start.
+  // The forced detach loses nothing: whatever was written meanwhile stays
+  // in the cache and is replayed at the next attach.
+  svc_.registry->Detach(cfg.name, /*drain=*/false, /*force=*/true).IgnoreError();
+  return absl::UnavailableError(absl::StrCat("volume ", cfg.name,
+                                             " not attached: cannot record it in ",
+                                             svc_.attached->path(), ": ", s.message()));
 }
 
 }  // namespace wb::node

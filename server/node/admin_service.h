@@ -4,6 +4,7 @@
 #define WRITEBOOST_NODE_ADMIN_SERVICE_H_
 
 #include "server/node/block_ops.h"
+#include "server/node/config.h"
 #include "writeboost/v1/admin.grpc.pb.h"
 
 namespace wb::node {
@@ -35,6 +36,11 @@ class AdminServiceImpl final : public writeboost::v1::AdminService::Service {
                             writeboost::v1::DetachVolumeResponse* resp) override;
 
  private:
+  // Attaches cfg (waiting for its open) and records it in svc_.attached, so
+  // that it is attached again after a restart. Undoes the attach when it
+  // cannot be recorded (UNAVAILABLE).
+  absl::Status AttachAndRemember(const VolumeConfig& cfg);
+
   const ServiceContext& svc_;
 };
 

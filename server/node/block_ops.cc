@@ -1,8 +1,11 @@
 #include "server/node/block_ops.h"
 
+#include <chrono>
+
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "server/core/device/device.h"
+#include "server/node/metrics_io.h"
 
 namespace wb::node {
 
@@ -65,6 +68,29 @@ absl::Status ExecuteIo(VolumeEntry& entry, const IoArgs& a, uint64_t max_payload
       return (*vol)->WriteZeroes(a.offset, length, a.fua);
   }
   return absl::InternalError("unknown I/O kind");
+}
+
+absl::Status ExecuteAndRecordIo(const ServiceContext& svc, VolumeEntry& entry,
+                                const IoArgs& a) {
+  if (svc.io_metrics == nullptr) return ExecuteIo(entry, a, svc.max_payload);
+  auto start = std::chrono::steady_clock::now();
+  absl::Status s = ExecuteIo(entry, a, svc.max_payload);
+  auto nanos = std::chrono::duration_cast<std::chrono::nanoseconds>(
+      std::chrono::steady_clock::now() - start).count();
+  IoOp op = IoOp::kRead;
+  uint64_t bytes = a.length;
+  switch (a.kind) {
+    case IoKind::kRead: op = IoOp::kRead; break;
+    case IoKind::kWrite:
+      op = a.fua ? IoOp::kWriteFua : IoOp::kWrite;
+      bytes = a.data->size();
+      break;
+    case IoKind::kWriteZeroes: op = a.fua ? IoOp::kWriteZeroesFua : IoOp::kWriteZeroes; break;
+    case IoKind::kTrim: op = IoOp::kTrim; break;
+    case IoKind::kFlush: op = IoOp::kFlush; bytes = 0; break;
+  }
+  svc.io_metrics->Record(entry.name(), op, bytes, static_cast<uint64_t>(nanos), s.ok());
+  return s;
 }
 
 }  // namespace wb::node

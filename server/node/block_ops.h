@@ -21,6 +21,9 @@ class ServerContext;
 
 namespace wb::node {
 
+class AttachedVolumes;
+class IoMetrics;
+
 // Everything the services need from the node. Owned by the Node; outlives
 // every call.
 struct ServiceContext {
@@ -30,6 +33,11 @@ struct ServiceContext {
   uint64_t stream_inflight = 8ull << 20;
   int stream_workers = 8;
   ByteBudget* total_inflight = nullptr;
+  // Where AdminService records run-time attaches; null: not remembered.
+  AttachedVolumes* attached = nullptr;
+  // Where each request's latency, bytes and failure are counted; null: not
+  // counted (no metrics endpoint).
+  IoMetrics* io_metrics = nullptr;
 };
 
 // Checks the name, the caller's token and that the volume exists.
@@ -63,6 +71,10 @@ struct IoArgs {
 
 // Validates and runs one request on the volume.
 absl::Status ExecuteIo(VolumeEntry& entry, const IoArgs& args, uint64_t max_payload);
+
+// ExecuteIo, timed and counted in svc.io_metrics when it is set.
+absl::Status ExecuteAndRecordIo(const ServiceContext& svc, VolumeEntry& entry,
+                                const IoArgs& args);
 
 }  // namespace wb::node
 

@@ -13,7 +13,7 @@ grpc::Status BlockServiceImpl::Run(grpc::ServerContext* ctx, const std::string& 
   absl::StatusOr<std::shared_ptr<VolumeEntry>> entry = ResolveVolume(
       svc_, *ctx, volume, IsWrite(args.kind) ? Access::kWrite : Access::kRead);
   if (!entry.ok()) return ToGrpcStatus(entry.status());
-  return ToGrpcStatus(ExecuteIo(**entry, args, svc_.max_payload));
+  return ToGrpcStatus(ExecuteAndRecordIo(svc_, **entry, args));
 }
 
 grpc::Status BlockServiceImpl::Describe(grpc::ServerContext* ctx,

@@ -39,7 +39,8 @@ struct VolumeConfig {
 struct NodeConfig {
   // gRPC listen addresses: "HOST:PORT" or "unix:PATH".
   std::vector<std::string> listen = {"127.0.0.1:7200"};
-  // Where the embedded default volume lives.
+  // Node state: the embedded default volume, and volumes.json (the volumes
+  // attached at run time; attached_volumes.h).
   std::string data_dir = "wb-data";
   uint64_t rambuf_size = 64ull << 20;
   // Largest Read/Write payload; the gRPC message limit is this plus

@@ -145,7 +145,7 @@ void IoSession::Execute(const Item& item, v1::IoReply* reply) {
     a.fua = r.fua();
     a.data = &r.data();
     a.out = reply->mutable_data();
-    s = ExecuteIo(*entry_, a, svc_.max_payload);
+    s = ExecuteAndRecordIo(svc_, *entry_, a);
   }
   if (!s.ok()) {
     reply->clear_data();

@@ -2,7 +2,8 @@
 //
 //   writeboostd [--listen ADDR] [--volume name=N,origin=P,cache=P[,k=v]]...
 //               [--config FILE] [--tls-cert F --tls-key F [--tls-ca F]]
-//               [--auth-tokens FILE] [--insecure] ...
+//               [--auth-tokens FILE] [--insecure]
+//               [--metrics-listen HOST:PORT|none] ...
 //
 // With no volume configured it serves the embedded default volume under
 // --data-dir. SIGTERM or SIGINT: stop accepting, finish calls, seal and
@@ -32,13 +33,18 @@
 ABSL_FLAG(std::string, listen, "127.0.0.1:7200",
           "Addresses to serve on, comma-separated: HOST:PORT or unix:PATH. "
           "Non-loopback addresses need TLS or --insecure.");
-ABSL_FLAG(std::string, metrics_listen, "", "Reserved for the Prometheus exposer (not yet).");
+ABSL_FLAG(std::string, metrics_listen, wb::node::kDefaultMetricsListen,
+          "Prometheus endpoint (GET /metrics, docs/METRICS.md): HOST:PORT, port 0 for "
+          "any free port, or none. Given explicitly, a failure to listen is fatal; the "
+          "default address is skipped with a warning when taken.");
 ABSL_FLAG(std::string, volume, "",
           "A volume: name=NAME,origin=PATH,cache=PATH[,rambuf_size=64M]"
           "[,origin_size=SIZE][,cache_size=SIZE][,segment_size=SIZE]"
           "[,io_timeout=SECONDS][,TUNABLE=VALUE]. Repeatable.");
 ABSL_FLAG(std::string, config, "", "JSON config file (docs/SERVICE.md); flags override it.");
-ABSL_FLAG(std::string, data_dir, "wb-data", "Where the embedded default volume lives.");
+ABSL_FLAG(std::string, data_dir, "wb-data",
+          "Node state: the embedded default volume, and volumes.json, the volumes "
+          "attached at run time (attached again at start).");
 ABSL_FLAG(std::string, rambuf_size, "64M", "RAM buffer per volume (unless the volume sets it).");
 ABSL_FLAG(std::string, max_payload, "4M",
           "Largest Read/Write payload; larger ones get RESOURCE_EXHAUSTED.");
@@ -172,9 +178,10 @@ int main(int argc, char** argv) {
     cfg.volumes.push_back(wb::node::EmbeddedDefaultVolume(cfg.data_dir));
   }
   if (absl::Status s = wb::node::ValidateConfig(cfg); !s.ok()) return Usage(s);
-  if (!absl::GetFlag(FLAGS_metrics_listen).empty()) {
-    Log("--metrics-listen is reserved; metrics are not implemented yet");
-  }
+  wb::node::MetricsOptions metrics;
+  metrics.listen = absl::GetFlag(FLAGS_metrics_listen);
+  metrics.required = given.count("metrics_listen") > 0;
+  if (absl::Status s = wb::node::ValidateMetricsListen(metrics.listen); !s.ok()) return Usage(s);
 
   // Signals are taken synchronously by this thread only: block them before
   // gRPC and the core start their threads, which inherit the mask.
@@ -185,7 +192,7 @@ int main(int argc, char** argv) {
   pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
   signal(SIGPIPE, SIG_IGN);
 
-  wb::node::Node node(cfg);
+  wb::node::Node node(cfg, metrics);
   if (absl::Status s = node.Start(); !s.ok()) {
     Log("%s", s.message());
     return 1;

@@ -57,25 +57,41 @@ std::string BoundAddress(const std::string& addr, int port) {
 
 }  // namespace
 
-Node::Node(NodeConfig cfg)
+Node::Node(NodeConfig cfg, MetricsOptions metrics)
     : cfg_(std::move(cfg)),
       auth_(std::make_unique<Authorizer>()),
       registry_(cfg_.rambuf_size),
+      attached_(cfg_.data_dir + "/volumes.json"),
       total_inflight_(cfg_.total_inflight),
       svc_{&registry_, nullptr, cfg_.max_payload, cfg_.stream_inflight,
            cfg_.stream_workers, &total_inflight_},
       block_(svc_),
-      admin_(svc_) {}
+      admin_(svc_),
+      metrics_options_(std::move(metrics)) {}
 
 Node::~Node() { Shutdown(absl::ZeroDuration()).IgnoreError(); }
 
 absl::Status Node::Start() {
+  if (!MetricsDisabled(metrics_options_.listen)) {
+    absl::StatusOr<std::unique_ptr<MetricsServer>> m =
+        MetricsServer::Start(metrics_options_.listen, &registry_);
+    if (m.ok()) {
+      metrics_ = *std::move(m);
+      svc_.io_metrics = metrics_->io();
+      Log("metrics on http://%s/metrics", metrics_->address());
+    } else if (metrics_options_.required) {
+      return m.status();
+    } else {
+      Log("%s; serving without metrics (set --metrics-listen)", m.status().message());
+    }
+  }
   if (!cfg_.auth_tokens.empty()) {
     absl::StatusOr<std::unique_ptr<Authorizer>> a = Authorizer::Load(cfg_.auth_tokens);
     if (!a.ok()) return a.status();
     auth_ = *std::move(a);
   }
   svc_.auth = auth_.get();
+  svc_.attached = &attached_;
   absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> creds = MakeCredentials(cfg_);
   if (!creds.ok()) return creds.status();
 
@@ -129,10 +145,15 @@ absl::Status Node::Start() {
 
   SetHealth(kBlockServiceName, false);
   SetHealth(kAdminServiceName, true);
-  registry_.SetHealthCallback(
-      [this](const std::string& name, bool serving) { SetHealth(name, serving); });
+  registry_.SetHealthCallback([this](const std::string& name, bool serving) {
+    if (metrics_ != nullptr) metrics_->volumes()->OnVolumeHealth(name, serving);
+    SetHealth(name, serving);
+  });
   for (const VolumeConfig& v : cfg_.volumes) {
     if (absl::Status s = registry_.Attach(v, /*wait=*/false); !s.ok()) return s;
+  }
+  if (absl::Status s = AttachRemembered(attached_, cfg_.volumes, registry_); !s.ok()) {
+    return s;
   }
   ready_ = std::thread([this] {
     registry_.WaitOpened();
@@ -161,6 +182,7 @@ absl::Status Node::Shutdown(absl::Duration grace) {
     server_->Wait();
   }
   if (ready_.joinable()) ready_.join();
+  if (metrics_ != nullptr) metrics_->StopServing();
   return registry_.CloseAll();
 }
 

@@ -14,10 +14,12 @@
 #include "absl/status/status.h"
 #include "absl/time/time.h"
 #include "server/node/admin_service.h"
+#include "server/node/attached_volumes.h"
 #include "server/node/auth.h"
 #include "server/node/block_service.h"
 #include "server/node/byte_budget.h"
 #include "server/node/config.h"
+#include "server/node/metrics_server.h"
 #include "server/node/volume_registry.h"
 
 namespace wb::node {
@@ -28,16 +30,19 @@ inline constexpr char kAdminServiceName[] = "writeboost.v1.AdminService";
 
 class Node {
  public:
-  // REQUIRES: ValidateConfig(cfg) is OK.
-  explicit Node(NodeConfig cfg);
+  // REQUIRES: ValidateConfig(cfg) and ValidateMetricsListen(metrics.listen)
+  // are OK. Without metrics options there is no metrics endpoint.
+  explicit Node(NodeConfig cfg, MetricsOptions metrics = {});
   ~Node();
   Node(const Node&) = delete;
   Node& operator=(const Node&) = delete;
 
-  // Loads the token file and TLS files, starts listening, then attaches the
-  // configured volumes (each replays its log on its own thread; health says
-  // NOT_SERVING for it until it is done). kInvalidArgument/kNotFound for bad
-  // files, kUnavailable when an address cannot be bound.
+  // Starts the metrics endpoint (MetricsOptions says what a failure to
+  // listen does), loads the token file and TLS files, starts listening,
+  // then attaches the configured volumes (each replays its log on its own
+  // thread; health says NOT_SERVING for it until it is done).
+  // kInvalidArgument/kNotFound for bad files, kUnavailable when an address
+  // cannot be bound.
   absl::Status Start();
 
   // The addresses bound, with port 0 replaced by the port chosen.
@@ -54,12 +59,15 @@ class Node {
   const NodeConfig cfg_;
   std::unique_ptr<Authorizer> auth_;
   VolumeRegistry registry_;
+  AttachedVolumes attached_;  // DATA_DIR/volumes.json
   ByteBudget total_inflight_;
   ServiceContext svc_;
   BlockServiceImpl block_;
   AdminServiceImpl admin_;
   std::unique_ptr<grpc::Server> server_;
   std::vector<std::string> addresses_;
+  const MetricsOptions metrics_options_;
+  std::unique_ptr<MetricsServer> metrics_;  // null: no metrics endpoint
   std::thread ready_;  // marks the services SERVING once the opens are done
   bool stopped_ = false;
 };

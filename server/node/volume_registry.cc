@@ -139,18 +139,18 @@ absl::Status VolumeRegistry::Attach(const VolumeConfig& cfg, bool wait) {
     }
     opening_++;
     if (!wait) {
-      openers_.emplace_back([this, entry] { Open(entry); });
+      openers_.emplace_back([this, entry] { Open(entry).IgnoreError(); });
       return absl::OkStatus();
     }
   }
-  Open(entry);
-  if (entry->state() == VolumeState::kServing) return absl::OkStatus();
+  absl::Status status = Open(entry);
+  if (status.ok()) return status;
   absl::MutexLock l(&mu_);
   volumes_.erase(cfg.name);
-  return absl::FailedPreconditionError(entry->failure());
+  return status;
 }
 
-void VolumeRegistry::Open(std::shared_ptr<VolumeEntry> entry) {
+absl::Status VolumeRegistry::Open(std::shared_ptr<VolumeEntry> entry) {
   const VolumeConfig& cfg = entry->config();
   SetHealth(cfg.name, false);
   absl::Time start = absl::Now();
@@ -190,6 +190,7 @@ void VolumeRegistry::Open(std::shared_ptr<VolumeEntry> entry) {
   SetHealth(cfg.name, status.ok());
   absl::MutexLock l(&mu_);
   opening_--;
+  return status;
 }
 
 absl::StatusOr<std::shared_ptr<VolumeEntry>> VolumeRegistry::Find(

@@ -113,7 +113,8 @@ class VolumeRegistry {
 
   // Adds cfg as OPENING and opens it (replaying its log) on a thread of its
   // own. ALREADY_EXISTS if the name is taken. With wait, returns the result
-  // of opening.
+  // of opening (the device's or the core's error, e.g. NOT_FOUND for a
+  // missing file), and a volume that failed to open is not kept.
   absl::Status Attach(const VolumeConfig& cfg, bool wait);
   // NOT_FOUND for an unknown name.
   absl::StatusOr<std::shared_ptr<VolumeEntry>> Find(const std::string& name) const;
@@ -128,7 +129,9 @@ class VolumeRegistry {
   absl::Status CloseAll();
 
  private:
-  void Open(std::shared_ptr<VolumeEntry> entry);
+  // Opens the devices and the volume; the entry ends kServing or kFailed.
+  // Returns why it failed.
+  absl::Status Open(std::shared_ptr<VolumeEntry> entry);
   void MonitorLoop();
   void SetHealth(const std::string& name, bool serving) {
     if (health_) health_(name, serving);

@@ -9,6 +9,7 @@
 #include <filesystem>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "server/core/device/aligned_io.h"
 #include "server/core/device/origin_identity.h"
 #include "server/core/format/layout.h"
@@ -25,8 +26,10 @@ absl::Status OsError(const std::string& what, const std::string& path) {
 }
 
 absl::Status SyncParentDir(const std::string& path) {
-  std::string dir = std::filesystem::path(path).parent_path().string();
-  if (dir.empty()) dir = ".";
+  // Constructed, not assigned: GCC 12 warns (-Wrestrict, a false positive)
+  // about assigning a literal to the string here.
+  const std::filesystem::path parent = std::filesystem::path(path).parent_path();
+  const std::string dir = parent.empty() ? std::string(".") : parent.string();
   int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (fd < 0) return OsError("cannot open directory", dir);
   int rc = ::fsync(fd);
@@ -56,7 +59,7 @@ absl::Status CreateCache(const VolumeConfig& cfg, const FileDevice& origin,
   FileDeviceOptions fo;
   fo.create = true;
   fo.create_size = cfg.cache_size;
-  absl::StatusOr<std::unique_ptr<FileDevice>> cache = FileDevice::Open(tmp, fo);
+  absl::StatusOr<std::unique_ptr<FileDevice>> cache = OpenExclusive(tmp, fo);
   if (!cache.ok()) return cache.status();
   absl::StatusOr<FormatOptions> opts = MakeFormatOptions(cfg, identity);
   if (!opts.ok()) return opts.status();
@@ -72,6 +75,20 @@ absl::Status CreateCache(const VolumeConfig& cfg, const FileDevice& origin,
 
 }  // namespace
 
+absl::StatusOr<std::unique_ptr<FileDevice>> OpenExclusive(const std::string& path,
+                                                          const FileDeviceOptions& options) {
+  const absl::Time give_up = absl::Now() + kInUseRetry;
+  while (true) {
+    absl::StatusOr<std::unique_ptr<FileDevice>> dev = FileDevice::Open(path, options);
+    // kFailedPrecondition is FileDevice's "in use by another process".
+    if (dev.ok() || dev.status().code() != absl::StatusCode::kFailedPrecondition ||
+        absl::Now() >= give_up) {
+      return dev;
+    }
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+}
+
 absl::StatusOr<VolumeDevices> OpenVolumeDevices(const VolumeConfig& cfg) {
   VolumeDevices d;
   FileDeviceOptions oo;
@@ -79,34 +96,40 @@ absl::StatusOr<VolumeDevices> OpenVolumeDevices(const VolumeConfig& cfg) {
     oo.create = true;
     oo.create_size = cfg.origin_size;
   }
-  absl::StatusOr<std::unique_ptr<FileDevice>> origin = FileDevice::Open(cfg.origin, oo);
+  absl::StatusOr<std::unique_ptr<FileDevice>> origin = OpenExclusive(cfg.origin, oo);
   if (!origin.ok()) return origin.status();
   d.origin = *std::move(origin);
 
   struct stat st;
   bool cache_missing = ::stat(cfg.cache.c_str(), &st) != 0 && errno == ENOENT;
-  // A new origin file gets its identity now; an existing one must have it
-  // already unless we are about to format its cache.
-  absl::StatusOr<std::string> identity = OriginIdentity(
-      cfg.origin, /*create_if_missing=*/cache_missing && cfg.cache_size != 0);
-  if (!identity.ok()) return identity.status();
-  d.origin_identity = *identity;
-
   if (cache_missing && cfg.cache_size != 0) {
-    if (absl::Status s = CreateCache(cfg, *d.origin, d.origin_identity); !s.ok()) {
-      return s;
-    }
+    // A new cache: the origin gets its identity now if it has none.
+    absl::StatusOr<std::string> identity =
+        OriginIdentity(cfg.origin, /*create_if_missing=*/true);
+    if (!identity.ok()) return identity.status();
+    if (absl::Status s = CreateCache(cfg, *d.origin, *identity); !s.ok()) return s;
   }
-  absl::StatusOr<std::unique_ptr<FileDevice>> cache = FileDevice::Open(cfg.cache);
+  // The cache first: a missing or busy cache is the better message.
+  absl::StatusOr<std::unique_ptr<FileDevice>> cache = OpenExclusive(cfg.cache);
   if (!cache.ok()) return cache.status();
   d.cache = *std::move(cache);
+  // An existing origin must have its identity already.
+  absl::StatusOr<std::string> identity =
+      OriginIdentity(cfg.origin, /*create_if_missing=*/false);
+  if (absl::IsNotFound(identity.status())) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        identity.status().message(), ": no writeboost cache was ever formatted for this "
+        "origin; format one first (FormatVolume)"));
+  }
+  if (!identity.ok()) return identity.status();
+  d.origin_identity = *identity;
   return d;
 }
 
 absl::Status FormatVolumeDevices(const VolumeConfig& cfg, bool force) {
-  absl::StatusOr<std::unique_ptr<FileDevice>> origin = FileDevice::Open(cfg.origin);
+  absl::StatusOr<std::unique_ptr<FileDevice>> origin = OpenExclusive(cfg.origin);
   if (!origin.ok()) return origin.status();
-  absl::StatusOr<std::unique_ptr<FileDevice>> cache = FileDevice::Open(cfg.cache);
+  absl::StatusOr<std::unique_ptr<FileDevice>> cache = OpenExclusive(cfg.cache);
   if (!cache.ok()) return cache.status();
   if (!force) {
     AlignedBuffer block(kBlockSize);

@@ -82,7 +82,7 @@ VOL=v
 # Volume spec extras (tunables) for start_wbd; origin and cache files are
 # created on the first start.
 WB_VOLUME_OPTS=${WB_VOLUME_OPTS:-origin_size=512M,cache_size=512M}
-WB_ARGS=(--max-payload 1M)
+WB_ARGS=(--max-payload 1M --metrics-listen none)
 wbd_pid=
 
 # start_wbd: starts writeboostd on $WB_ENDPOINT and waits until the volume

@@ -60,7 +60,9 @@ Daemon::~Daemon() {
 }
 
 void Daemon::Start(const std::vector<std::string>& args) {
-  std::vector<std::string> argv = {WRITEBOOSTD_PATH};
+  // No metrics endpoint unless a test asks for one (a later flag wins):
+  // daemons of parallel tests would all want the default port.
+  std::vector<std::string> argv = {WRITEBOOSTD_PATH, "--metrics-listen=none"};
   argv.insert(argv.end(), args.begin(), args.end());
   std::vector<char*> cargv;
   for (std::string& a : argv) cargv.push_back(a.data());

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # wbctl's online commands against a real writeboostd: ls, status, message,
-# drop-caches, read, write, flush, with --json, errors with their gRPC code,
-# bearer tokens and a unix socket.
+# drop-caches, read, write, flush, format-volume, attach-volume,
+# detach-volume, with --json, errors with their gRPC code, bearer tokens
+# and a unix socket.
 #   WRITEBOOSTD=... WBCTL=... tests/node/test-node-wbctl.sh
 set -euo pipefail
 
@@ -37,6 +38,12 @@ stop() {
   kill -TERM "$pid"
   wait "$pid" || fail "daemon exited with $?"
   pid=""
+}
+# expect_usage CMD...: the command fails with exit 2 (nothing sent).
+expect_usage() {
+  local out rc=0
+  out=$("$@" 2>&1) || rc=$?
+  [[ $rc -eq 2 ]] || fail "$* exited $rc, want 2: $out"
 }
 # expect_error CODE CMD...: the command fails with exit 1 and names CODE.
 expect_error() {
@@ -115,5 +122,53 @@ stop
 start --listen "unix:$dir/sock" --volume "$vol"
 "$WBCTL" --server "unix:$dir/sock" read v --offset 2M --length 1M --file "$dir/back"
 cmp "$dir/data" "$dir/back" || fail "unflushed write lost across a clean restart"
+stop
+# format-volume, attach-volume, detach-volume; what the node remembers
+# across restarts.
+# The daemon keeps volumes.json under --data-dir.
+statedir="$dir/state"
+wait_server=""
+truncate -s 64M "$dir/w.origin"
+truncate -s 32M "$dir/w.cache"
+wspec=(w --origin "$dir/w.origin" --cache "$dir/w.cache")
+start --listen "$server" --volume "$vol" --data-dir "$statedir"
+expect_usage "${W[@]}" format-volume w --origin w.origin --cache "$dir/w.cache"
+expect_usage "${W[@]}" attach-volume "${wspec[@]}" --set writeback_threshold
+expect_usage "${W[@]}" detach-volume w --drain --force
+expect_error INVALID_ARGUMENT "${W[@]}" format-volume "${wspec[@]}" --segment-size 100K
+expect_error NOT_FOUND "${W[@]}" format-volume w --origin "$dir/w.origin" --cache "$dir/nope"
+expect_error FAILED_PRECONDITION "${W[@]}" attach-volume "${wspec[@]}"  # not formatted
+expect_error NOT_FOUND "${W[@]}" attach-volume w --origin "$dir/w.origin" --cache "$dir/nope"
+out=$("${W[@]}" format-volume "${wspec[@]}" --set writeback_threshold=0 --attach --json)
+[[ $(json 'd["state"], d["size_bytes"], d["formatted"], d["attached"]' <<<"$out") == \
+   "VOLUME_STATE_SERVING 67108864 True True" ]] || fail "format-volume --json: $out"
+expect_error ALREADY_EXISTS "${W[@]}" attach-volume "${wspec[@]}"
+expect_error INVALID_ARGUMENT "${W[@]}" attach-volume x --origin "$dir/w.origin" --cache "$dir/w.cache" \
+  --set no_such_tunable=1
+"${W[@]}" write w --offset 4M --file "$dir/data" --fua >/dev/null
+expect_error FAILED_PRECONDITION "${W[@]}" detach-volume w
+"${W[@]}" ls | grep -Eq '^w +64M +serving' || fail "a refused detach changed w"
+"${W[@]}" detach-volume w --drain | grep -q 'written back and detached' || fail "detach-volume --drain"
+cmp <(dd if="$dir/w.origin" bs=1M skip=4 count=1 status=none) "$dir/data" ||
+  fail "the origin lacks the data after detach --drain"
+expect_error NOT_FOUND "${W[@]}" status w
+expect_error FAILED_PRECONDITION "${W[@]}" format-volume "${wspec[@]}"  # formatted already
+"${W[@]}" attach-volume "${wspec[@]}" | grep -q '^w: attached, serving 64 MiB' || fail attach-volume
+"${W[@]}" write w --offset 0 --fill 0x5a --length 64K >/dev/null
+stop
+start --listen "$server" --volume "$vol" --data-dir "$statedir"
+"${W[@]}" status w --json | json 'd["state"]' | grep -q SERVING || fail "w not back after restart"
+"${W[@]}" read w --offset 0 --length 64K --file "$dir/back"
+cmp "$dir/back" <(head -c 65536 /dev/zero | tr '\0' '\132') || fail "w lost a write across restart"
+[[ $("${W[@]}" detach-volume w --force --json | json 'd["detached"], d["forced"]') == "True True" ]] ||
+  fail "detach-volume --force --json"
+stop
+start --listen "$server" --volume "$vol" --data-dir "$statedir"
+expect_error NOT_FOUND "${W[@]}" status w
+[[ $("${W[@]}" ls --json | json '[v["name"] for v in d]') == "['v']" ]] || fail "w came back"
+# Forced: the dirty write is still in the cache and replays at the next attach.
+"${W[@]}" attach-volume "${wspec[@]}" >/dev/null
+"${W[@]}" read w --offset 0 --length 64K --file "$dir/back"
+cmp "$dir/back" <(head -c 65536 /dev/zero | tr '\0' '\132') || fail "forced detach lost data"
 stop
 echo PASS
