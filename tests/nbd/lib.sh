@@ -129,6 +129,16 @@ print("current_id=%d last_flushed_id=%d nr_dirty_cache_blocks=%s" % (c, f, j["nr
 sys.exit(0 if c > f else 1)' "$st"
 }
 
+# An ASan build's plugin is loaded by an nbdkit that is not: the sanitizer's
+# runtime must then be preloaded into nbdkit (make test-asan). Exported, so
+# that nbdkit started by wbctl attach-nbd gets it too.
+asan_runtime=$(ldd "$NBD_PLUGIN" 2>/dev/null | awk '/libasan/ {print $3}')
+if [[ -n $asan_runtime ]]; then
+  export WB_NBDKIT_ENV="LD_PRELOAD=$asan_runtime ASAN_OPTIONS=detect_leaks=0"
+else
+  export WB_NBDKIT_ENV=""
+fi
+
 # ---------------------------------------------------------------- nbdkit
 
 # start_nbdkit NAME [nbdkit args...] [-- plugin args...]: serves the volume
@@ -140,7 +150,7 @@ start_nbdkit() {
   [[ $# -gt 0 ]] && shift
   post=("$@")
   rm -f "$dir/$name.sock"
-  nbdkit -f --exit-with-parent -U "$dir/$name.sock" "${pre[@]}" "$NBD_PLUGIN" \
+  env $WB_NBDKIT_ENV nbdkit -f --exit-with-parent -U "$dir/$name.sock" "${pre[@]}" "$NBD_PLUGIN" \
     server="$WB_ENDPOINT" volume="$VOL" "${post[@]}" >>"$dir/nbdkit-$name.log" 2>&1 &
   nbdkit_pid=$!
   bg_pids+=("$nbdkit_pid")

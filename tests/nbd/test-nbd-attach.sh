@@ -41,7 +41,7 @@ mountpoint -q "$dir/fuse" && fail "a failed attach left a mount"
 # sets apid and the pids it reports.
 attach() {
   rm -f "$dir/attach.out"  # the old report must not pass for the new one
-  "$WBCTL" --server "$WB_ENDPOINT" attach-nbd "$VOL" "$@" >"$dir/attach.out" 2>"$dir/attach.log" &
+  env $WB_NBDKIT_ENV "$WBCTL" --server "$WB_ENDPOINT" attach-nbd "$VOL" "$@" >"$dir/attach.out" 2>"$dir/attach.log" &
   apid=$!
   bg_pids+=("$apid")
   watch_pid "$apid"

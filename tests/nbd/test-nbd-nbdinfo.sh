@@ -43,7 +43,7 @@ sys.exit(0 if m == 4 << 20 else "FAIL: block_size_maximum %s" % m)'
 
 step "no volume=: the export name picks the volume"
 rm -f "$dir/byname.sock"
-nbdkit -f --exit-with-parent -U "$dir/byname.sock" "$NBD_PLUGIN" server="$WB_ENDPOINT" \
+env $WB_NBDKIT_ENV nbdkit -f --exit-with-parent -U "$dir/byname.sock" "$NBD_PLUGIN" server="$WB_ENDPOINT" \
   >>"$dir/nbdkit-byname.log" 2>&1 &
 bg_pids+=($!)
 wait_for 30 "nbdkit socket byname" test -S "$dir/byname.sock"
@@ -63,7 +63,7 @@ timeout 30 nbdinfo --is read-only "$uri" || fail "nbdkit -r export is writable"
 
 step "no server: the connection fails (UNAVAILABLE), nbdkit stays up"
 rm -f "$dir/down.sock"
-nbdkit -f --exit-with-parent -U "$dir/down.sock" "$NBD_PLUGIN" server="unix:$dir/nothing.sock" \
+env $WB_NBDKIT_ENV nbdkit -f --exit-with-parent -U "$dir/down.sock" "$NBD_PLUGIN" server="unix:$dir/nothing.sock" \
   volume=v >>"$dir/nbdkit-down.log" 2>&1 &
 down_pid=$!
 bg_pids+=("$down_pid")
@@ -75,12 +75,12 @@ grep -q "UNAVAILABLE" "$dir/nbdkit-down.log" || fail "no UNAVAILABLE: $(cat "$di
 kill -0 "$down_pid" || fail "nbdkit died"
 
 step "bad parameters are refused at startup"
-if timeout 30 nbdkit --exit-with-parent -U "$dir/bad.sock" "$NBD_PLUGIN" nosuchkey=1 \
+if timeout 30 env $WB_NBDKIT_ENV nbdkit --exit-with-parent -U "$dir/bad.sock" "$NBD_PLUGIN" nosuchkey=1 \
   --run true >"$dir/bad.out" 2>&1; then
   fail "unknown parameter accepted"
 fi
 grep -q "unknown parameter" "$dir/bad.out" || fail "no message: $(cat "$dir/bad.out")"
-if timeout 30 nbdkit --exit-with-parent -U "$dir/bad.sock" "$NBD_PLUGIN" tls-cert=/x \
+if timeout 30 env $WB_NBDKIT_ENV nbdkit --exit-with-parent -U "$dir/bad.sock" "$NBD_PLUGIN" tls-cert=/x \
   --run true >"$dir/bad.out" 2>&1; then
   fail "tls-cert without tls-key accepted"
 fi
