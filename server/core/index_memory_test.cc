@@ -44,12 +44,6 @@ uint64_t RssBytes() {
 }
 
 TEST(IndexMemoryTest, AtMost16BytesPerCachedBlock) {
-#ifdef __SANITIZE_ADDRESS__
-  // ASan's shadow memory and redzones grow RSS ~13x with every allocation,
-  // so the figure would measure the sanitizer; make test checks the bound.
-  GTEST_SKIP() << "RSS is not the index's under AddressSanitizer (make test "
-                  "runs this check)";
-#endif
   constexpr uint64_t kCacheSize = 4ull << 30;  // ~1M cache blocks
   SparseHeadDevice cache(kCacheSize);
   SparseHeadDevice origin(8ull << 30);
