@@ -43,6 +43,7 @@ class LogFullTest : public ::testing::Test {
 
 TEST_F(LogFullTest, WritersWaitForWritebackAndNothingIsLost) {
   auto v = Open(absl::Seconds(30));
+  EXPECT_EQ(v->GetStatus().log_full_waits, 0u);
   const uint64_t ring = v->GetStatus().ring_blocks * 4096;
   std::string data(kOriginSize, 0);
   for (size_t i = 0; i < data.size(); i++) data[i] = static_cast<char>(i * 13 + i / 4096);
@@ -81,6 +82,7 @@ TEST_F(LogFullTest, DeadOriginFailsWritersAfterIoTimeoutWithoutLosingData) {
   EXPECT_GT(st.origin_errors, 0u);
   EXPECT_FALSE(st.last_origin_error.empty());
   EXPECT_FALSE(st.failed);  // origin trouble never fails the volume
+  EXPECT_GT(st.log_full_waits, 0u);  // the last write waited for ring space
   // Acknowledged data is still readable and, once the origin heals, drains.
   std::string out(4096, 0);
   ASSERT_TRUE(v->Read(0, absl::MakeSpan(out)).ok());

@@ -89,6 +89,7 @@ struct VolumeStatus {
   uint64_t cache_errors = 0;        // failed cache I/Os
   uint64_t checksum_errors = 0;     // data checksum mismatches on read
   uint64_t writers_waiting = 0;     // writes blocked on a full log
+  uint64_t log_full_waits = 0;      // writes that have had to wait for ring space
   uint64_t group_commits = 0;       // device flushes for FUA/Flush waiters
   uint64_t index_bytes = 0;         // memory of the index structures
   double oldest_dirty_age_s = 0;    // age of the oldest data not on origin

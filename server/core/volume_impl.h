@@ -174,6 +174,7 @@ class VolumeImpl final : public Volume {
   bool closed_ = false;
   int drop_requests_ ABSL_GUARDED_BY(mu_) = 0;
   int writers_waiting_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t log_full_waits_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t space_progress_ ABSL_GUARDED_BY(mu_) = 0;  // bumps when space frees
 
   // Origin utilisation: time foreground reads spent on the origin.

@@ -172,6 +172,7 @@ VolumeStatus VolumeImpl::GetStatus() {
   st.cache_errors = cache_errors_;
   st.checksum_errors = checksum_errors_;
   st.writers_waiting = writers_waiting_;
+  st.log_full_waits = log_full_waits_;
   st.group_commits = group_commits_;
   st.index_bytes = index_.MemoryBytes() +
                    older_.capacity() * (sizeof(uint32_t) * 2 + 1) +

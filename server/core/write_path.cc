@@ -69,6 +69,7 @@ absl::StatusOr<Segment*> VolumeImpl::AcquireOpenSegment() {
     if (!waiting) {
       waiting = true;
       writers_waiting_++;
+      if (open_ == nullptr && !RingHasRoom()) log_full_waits_++;
       wb_cv_.SignalAll();
     }
     if (space_progress_ != seen_progress) {
