@@ -93,7 +93,7 @@ void FillVolumeStatus(VolumeEntry& e, v1::VolumeStatus* out) {
   out->set_internal_epoch_cuts(st.internal_epoch_cuts);
   out->set_last_origin_error(st.last_origin_error);
   out->set_generation(st.gen);
-  out->set_writeback_rate_bytes_per_second(e.writeback_rate());
+  out->set_writeback_rate_bytes_per_second(st.writeback_rate_bps);
   if (st.failed) out->set_failure(st.failure);
   FillTunables(st.tunables, out->mutable_tunables());
   out->set_writeback_mode(st.tunables.writeback_mode == 1 ? v1::WRITEBACK_MODE_SORTED

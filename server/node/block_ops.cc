@@ -72,9 +72,11 @@ absl::Status ExecuteIo(VolumeEntry& entry, const IoArgs& a, uint64_t max_payload
 
 absl::Status ExecuteAndRecordIo(const ServiceContext& svc, VolumeEntry& entry,
                                 const IoArgs& a) {
-  if (svc.io_metrics == nullptr) return ExecuteIo(entry, a, svc.max_payload);
   auto start = std::chrono::steady_clock::now();
   absl::Status s = ExecuteIo(entry, a, svc.max_payload);
+  if (s.ok() && a.kind == IoKind::kRead) entry.CountForeground(false, a.length);
+  if (s.ok() && a.kind == IoKind::kWrite) entry.CountForeground(true, a.data->size());
+  if (svc.io_metrics == nullptr) return s;
   auto nanos = std::chrono::duration_cast<std::chrono::nanoseconds>(
       std::chrono::steady_clock::now() - start).count();
   IoOp op = IoOp::kRead;

@@ -81,6 +81,8 @@ absl::Status SetVolumeKey(VolumeConfig* v, absl::string_view key,
     if (absl::Status s = size(&n); !s.ok()) return s;
     v->segment_size = static_cast<uint32_t>(n);
     if (n > UINT32_MAX) return absl::InvalidArgumentError("segment_size is too large");
+  } else if (key == "origin_group") {
+    v->origin_group = std::string(value);
   } else if (key == "io_timeout") {
     if (!absl::SimpleAtoi(value, &v->io_timeout_s) || v->io_timeout_s == 0) {
       return absl::InvalidArgumentError("io_timeout: want a positive number of seconds");
@@ -101,7 +103,7 @@ absl::Status SetVolumeKey(VolumeConfig* v, absl::string_view key,
     return absl::InvalidArgumentError(absl::StrCat(
         "unknown volume key \"", key,
         "\"; known: name, origin, cache, rambuf_size, origin_size, "
-        "cache_size, segment_size, io_timeout and the tunables"));
+        "cache_size, segment_size, io_timeout, origin_group and the tunables"));
   }
   return absl::OkStatus();
 }
@@ -187,6 +189,14 @@ absl::Status LoadJson(const nlohmann::json& j, NodeConfig* cfg) {
       cfg->auth_tokens = text;
     } else if (key == "insecure" && value.is_boolean()) {
       cfg->insecure = value.get<bool>();
+    } else if (key == "controller") {
+      cfg->controller = text;
+    } else if (key == "controller_tls_ca") {
+      cfg->controller_tls_ca = text;
+    } else if (key == "node_id") {
+      cfg->node_id = text;
+    } else if (key == "origin_group") {
+      cfg->origin_group = text;
     } else if (key == "volumes" && value.is_array()) {
       for (const auto& vj : value) {
         VolumeConfig v;
@@ -285,6 +295,14 @@ absl::Status ValidateConfig(const NodeConfig& cfg) {
     return absl::InvalidArgumentError("stream_workers must be in [1, 256]");
   }
   if (cfg.max_threads < 4) return absl::InvalidArgumentError("max_threads must be at least 4");
+  if (!cfg.controller.empty() && cfg.controller.find(':') == std::string::npos) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--controller ", cfg.controller, ": want HOST:PORT"));
+  }
+  if (!cfg.controller_tls_ca.empty() && cfg.controller.empty()) {
+    return absl::InvalidArgumentError("--controller-tls-ca needs --controller");
+  }
+  if (cfg.origin_group.empty()) return absl::InvalidArgumentError("--origin-group is empty");
   std::set<std::string> names;
   for (const VolumeConfig& v : cfg.volumes) {
     if (!IsValidVolumeName(v.name)) {

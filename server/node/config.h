@@ -34,6 +34,9 @@ struct VolumeConfig {
   uint32_t io_timeout_s = 60;
   // Tunables to set at format and after every open (persisted).
   std::map<std::string, uint64_t> tunables;
+  // Volumes whose origins share one back end; the controller paces each
+  // group's writeback as a whole. Empty: the node's --origin-group.
+  std::string origin_group;
 };
 
 struct NodeConfig {
@@ -60,6 +63,15 @@ struct NodeConfig {
   std::string tls_ca;  // set: clients must present a certificate it signed
   std::string auth_tokens;
   bool insecure = false;  // allow non-loopback listening without TLS
+  // writeboost-controller to register with (HOST:PORT); empty: none, and
+  // writeback is paced locally (docs/CONTROLLER.md).
+  std::string controller;
+  // PEM CA that signed the controller's certificate; empty: plaintext.
+  std::string controller_tls_ca;
+  // How this node names itself to the controller; empty: the host name.
+  std::string node_id;
+  // The origin group of volumes that set none.
+  std::string origin_group = "default";
   std::vector<VolumeConfig> volumes;
 };
 

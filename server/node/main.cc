@@ -3,7 +3,8 @@
 //   writeboostd [--listen ADDR] [--volume name=N,origin=P,cache=P[,k=v]]...
 //               [--config FILE] [--tls-cert F --tls-key F [--tls-ca F]]
 //               [--auth-tokens FILE] [--insecure]
-//               [--metrics-listen HOST:PORT|none] ...
+//               [--metrics-listen HOST:PORT|none]
+//               [--controller HOST:PORT [--node-id NAME]] ...
 //
 // With no volume configured it serves the embedded default volume under
 // --data-dir. SIGTERM or SIGINT: stop accepting, finish calls, seal and
@@ -57,6 +58,14 @@ ABSL_FLAG(std::string, tls_key, "", "PEM private key of --tls-cert.");
 ABSL_FLAG(std::string, tls_ca, "", "PEM CA: require client certificates signed by it (mTLS).");
 ABSL_FLAG(std::string, auth_tokens, "", "Bearer token file: lines of TOKEN ro|rw|admin VOLUMES.");
 ABSL_FLAG(bool, insecure, false, "Allow plaintext on non-loopback addresses.");
+ABSL_FLAG(std::string, controller, "",
+          "writeboost-controller HOST:PORT to register with; it paces writeback across "
+          "nodes whose origins share a back end (docs/CONTROLLER.md).");
+ABSL_FLAG(std::string, controller_tls_ca, "",
+          "PEM CA of the controller's certificate; empty: plaintext to the controller.");
+ABSL_FLAG(std::string, node_id, "", "Name of this node at the controller (default: host name).");
+ABSL_FLAG(std::string, origin_group, "default",
+          "Origin group of volumes that set none (volumes sharing a back end).");
 ABSL_FLAG(int, shutdown_grace_ms, 2000, "How long calls may run on after SIGTERM.");
 
 namespace {
@@ -159,6 +168,10 @@ int main(int argc, char** argv) {
   str("tls_key", FLAGS_tls_key, &cfg.tls_key);
   str("tls_ca", FLAGS_tls_ca, &cfg.tls_ca);
   str("auth_tokens", FLAGS_auth_tokens, &cfg.auth_tokens);
+  str("controller", FLAGS_controller, &cfg.controller);
+  str("controller_tls_ca", FLAGS_controller_tls_ca, &cfg.controller_tls_ca);
+  str("node_id", FLAGS_node_id, &cfg.node_id);
+  str("origin_group", FLAGS_origin_group, &cfg.origin_group);
   if (!file || given.count("insecure")) cfg.insecure = absl::GetFlag(FLAGS_insecure);
   if (!file || given.count("stream_workers")) cfg.stream_workers = absl::GetFlag(FLAGS_stream_workers);
   if (!file || given.count("max_threads")) cfg.max_threads = absl::GetFlag(FLAGS_max_threads);

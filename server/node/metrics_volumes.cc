@@ -12,6 +12,7 @@ namespace {
 using prometheus::MetricType;
 constexpr MetricType kCounter = MetricType::Counter;
 constexpr MetricType kGauge = MetricType::Gauge;
+constexpr MetricType kHistogram = MetricType::Histogram;
 
 // Known from the registry, whatever the volume's state.
 constexpr MetricDef kInfo = {
@@ -76,6 +77,9 @@ constexpr MetricDef kUsedRatio = {
     "Share of the log in use, dirty or clean (0-1); writeback turns urgent at 0.75."};
 constexpr MetricDef kWritersWaiting = {
     "writeboost_writers_waiting", kGauge, "Writes blocked now because the log is full."};
+constexpr MetricDef kLogFullWaits = {
+    "writeboost_log_full_waits_total", kCounter,
+    "Writes that had to wait for room in the cache's log (writeback too slow)."};
 constexpr MetricDef kWritebackRate = {
     "writeboost_writeback_rate_bytes_per_second", kGauge,
     "Writeback throughput as the core measures it, smoothed over about 5 s."};
@@ -91,6 +95,13 @@ constexpr MetricDef kOriginUtil = {
 constexpr MetricDef kOriginLatency = {
     "writeboost_origin_read_latency_seconds", kGauge,
     "Mean latency of foreground origin reads over the last 0.5 s."};
+constexpr MetricDef kOriginIoLatency = {
+    "writeboost_origin_io_latency_seconds", kHistogram,
+    "Latency of the node's I/O to the origin: op=write is writeback, op=read is "
+    "cache misses."};
+constexpr MetricDef kGrant = {
+    "writeboost_writeback_grant_bytes_per_second", kGauge,
+    "Writeback pace granted by the controller; 0 when writeback is paced locally."};
 constexpr MetricDef kIndexBytes = {
     "writeboost_index_memory_bytes", kGauge, "Memory of the volume's index structures."};
 
@@ -139,6 +150,7 @@ void AddStatus(const std::string& volume, const VolumeStatus& st, FamilySet* out
                                       : 1.0 - static_cast<double>(st.free_blocks) /
                                                   static_cast<double>(st.ring_blocks));
   add(kWritersWaiting, static_cast<double>(st.writers_waiting));
+  add(kLogFullWaits, static_cast<double>(st.log_full_waits));
   add(kWritebackRate, st.writeback_rate_bps);
   add(kBacklog, static_cast<double>(st.dirty_epochs));
   add(kOldestDirty, st.oldest_dirty_age_s);
@@ -191,6 +203,12 @@ std::vector<prometheus::MetricFamily> VolumeMetrics::Collect() const {
       if (it != open_seconds_.end()) out.Add(kOpenDuration, v, it->second);
     }
     if (have_status) AddStatus(name, st, &out);
+    for (bool write : {false, true}) {
+      OriginPacer::Histogram h = e->pacer().Latency(write);
+      out.AddHistogram(kOriginIoLatency, {{"volume", name}, {"op", write ? "write" : "read"}},
+                       kOriginLatencyBounds, h.buckets, h.sum_seconds);
+    }
+    out.Add(kGrant, v, e->pacer().granted_bytes_per_second());
   }
   return out.Take();
 }

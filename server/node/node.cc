@@ -16,6 +16,8 @@
 #include "absl/strings/str_join.h"
 #include "server/node/log.h"
 
+#include <unistd.h>
+
 namespace wb::node {
 namespace {
 
@@ -48,6 +50,12 @@ absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> MakeCredentials(
 }
 
 // "127.0.0.1:0" bound to port 4711 → "127.0.0.1:4711".
+std::string HostName() {
+  char name[256] = {};
+  if (::gethostname(name, sizeof(name) - 1) != 0 || name[0] == '\0') return "node";
+  return name;
+}
+
 std::string BoundAddress(const std::string& addr, int port) {
   if (absl::StartsWith(addr, "unix")) return addr;
   size_t colon = addr.rfind(':');
@@ -159,6 +167,16 @@ absl::Status Node::Start() {
     registry_.WaitOpened();
     SetHealth(kBlockServiceName, true);
   });
+  if (!cfg_.controller.empty()) {
+    ControllerLinkOptions o;
+    o.target = cfg_.controller;
+    o.tls_ca = cfg_.controller_tls_ca;
+    o.node_id = cfg_.node_id.empty() ? HostName() : cfg_.node_id;
+    o.address = addresses_[0];
+    o.default_group = cfg_.origin_group;
+    controller_ = std::make_unique<ControllerLink>(std::move(o), &registry_);
+    if (absl::Status s = controller_->Start(); !s.ok()) return s;
+  }
   Log("listening on %s%s%s", absl::StrJoin(addresses_, ", "),
       cfg_.tls_cert.empty() ? " (plaintext)" : cfg_.tls_ca.empty() ? " (TLS)" : " (mTLS)",
       auth_->enabled() ? ", bearer tokens required" : "");
@@ -182,6 +200,7 @@ absl::Status Node::Shutdown(absl::Duration grace) {
     server_->Wait();
   }
   if (ready_.joinable()) ready_.join();
+  if (controller_ != nullptr) controller_->Stop();
   if (metrics_ != nullptr) metrics_->StopServing();
   return registry_.CloseAll();
 }

@@ -19,6 +19,7 @@
 #include "server/node/block_service.h"
 #include "server/node/byte_budget.h"
 #include "server/node/config.h"
+#include "server/node/controller_link.h"
 #include "server/node/metrics_server.h"
 #include "server/node/volume_registry.h"
 
@@ -68,6 +69,7 @@ class Node {
   std::vector<std::string> addresses_;
   const MetricsOptions metrics_options_;
   std::unique_ptr<MetricsServer> metrics_;  // null: no metrics endpoint
+  std::unique_ptr<ControllerLink> controller_;  // null: no --controller
   std::thread ready_;  // marks the services SERVING once the opens are done
   bool stopped_ = false;
 };

@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "server/node/log.h"
+#include "server/node/paced_device.h"
 #include "server/node/volume_setup.h"
 
 namespace wb::node {
@@ -25,8 +26,9 @@ IoRef::~IoRef() {
 VolumeEntry::VolumeEntry(VolumeConfig config, uint64_t rambuf_size)
     : config_(std::move(config)), rambuf_size_(rambuf_size) {}
 
-// The Volume's destructor seals and flushes if Close() was never called.
-VolumeEntry::~VolumeEntry() = default;
+// The Volume's destructor seals and flushes if Close() was never called;
+// a writeback batch waiting for its pace must not hold that up.
+VolumeEntry::~VolumeEntry() { pacer_.SetUnlimited(); }
 
 VolumeState VolumeEntry::state() const {
   absl::MutexLock l(&mu_);
@@ -41,11 +43,6 @@ std::string VolumeEntry::failure() const {
 uint64_t VolumeEntry::size() const {
   absl::MutexLock l(&mu_);
   return size_;
-}
-
-double VolumeEntry::writeback_rate() const {
-  absl::MutexLock l(&mu_);
-  return rate_;
 }
 
 absl::StatusOr<IoRef> VolumeEntry::BeginIo() {
@@ -81,7 +78,6 @@ void VolumeEntry::SetOpened(std::unique_ptr<Volume> volume) {
   size_ = volume->size();
   volume_ = std::move(volume);
   state_ = VolumeState::kServing;
-  sampled_at_ = absl::Now();
 }
 
 void VolumeEntry::SetFailed(const absl::Status& why) {
@@ -102,17 +98,6 @@ bool VolumeEntry::Sample() {
   if (!ref.ok()) return false;
   VolumeStatus st = (*ref)->GetStatus();
   absl::MutexLock l(&mu_);
-  absl::Time now = absl::Now();
-  double dt = absl::ToDoubleSeconds(now - sampled_at_);
-  if (dt > 0.1) {
-    double inst = static_cast<double>(st.writeback_bytes - sampled_bytes_) / dt;
-    // A short moving average: smooth, yet at zero a few seconds after
-    // writeback stops.
-    rate_ = sampled_bytes_ == 0 && rate_ == 0 ? inst : 0.5 * rate_ + 0.5 * inst;
-    if (rate_ < 1) rate_ = 0;
-    sampled_bytes_ = st.writeback_bytes;
-    sampled_at_ = now;
-  }
   if (st.failed && state_ == VolumeState::kServing) {
     state_ = VolumeState::kFailed;
     failure_ = st.failure;
@@ -163,8 +148,11 @@ absl::Status VolumeRegistry::Open(std::shared_ptr<VolumeEntry> entry) {
     opts.origin_identity = devices->origin_identity;
     opts.rambuf_size = entry->rambuf_size();
     opts.io_timeout = absl::Seconds(cfg.io_timeout_s);
+    // Writeback's origin writes go through the entry's pacer.
+    auto origin = std::make_unique<PacedDevice>(std::move(devices->origin),
+                                                &entry->pacer());
     absl::StatusOr<std::unique_ptr<Volume>> vol = Volume::Open(
-        std::move(devices->cache), std::move(devices->origin), opts);
+        std::move(devices->cache), std::move(origin), opts);
     if (!vol.ok()) {
       status = vol.status();
     } else {
@@ -247,6 +235,8 @@ absl::Status VolumeRegistry::Detach(const std::string& name, bool drain, bool fo
       e->state_ = before;  // refused: keep serving
       return status;
     }
+    // A writeback batch waiting for its pace would hold Close up.
+    e->pacer_.SetUnlimited();
     status = v->Close();
   }
   {
@@ -282,6 +272,7 @@ absl::Status VolumeRegistry::CloseAll() {
     e->StopIo();
     absl::MutexLock l(&e->mu_);
     if (e->volume_ == nullptr) continue;
+    e->pacer_.SetUnlimited();  // a paced writeback batch would hold Close up
     absl::Status s = e->volume_->Close();
     Log("volume %s: closed%s", name, s.ok() ? " cleanly" : ": " + s.ToString());
     result.Update(s);

@@ -4,6 +4,7 @@
 #ifndef WRITEBOOST_NODE_VOLUME_REGISTRY_H_
 #define WRITEBOOST_NODE_VOLUME_REGISTRY_H_
 
+#include <atomic>
 #include <functional>
 #include <map>
 #include <memory>
@@ -17,6 +18,7 @@
 #include "absl/time/time.h"
 #include "server/core/volume.h"
 #include "server/node/config.h"
+#include "server/node/origin_pacer.h"
 
 namespace wb::node {
 
@@ -62,8 +64,15 @@ class VolumeEntry {
   std::string failure() const;
   // Volume size in bytes; 0 until opened.
   uint64_t size() const;
-  // Writeback throughput over the last few seconds (bytes/s).
-  double writeback_rate() const;
+  // Paces and measures the origin's writes (controller grants).
+  OriginPacer& pacer() { return pacer_; }
+  // Counts one completed client I/O (for the controller's reports).
+  void CountForeground(bool write, uint64_t bytes) {
+    (write ? fg_write_bytes_ : fg_read_bytes_).fetch_add(bytes, std::memory_order_relaxed);
+  }
+  uint64_t foreground_bytes(bool write) const {
+    return (write ? fg_write_bytes_ : fg_read_bytes_).load(std::memory_order_relaxed);
+  }
 
   // Starts one operation on the volume. Errors: UNAVAILABLE while opening
   // or detaching, FAILED_PRECONDITION when opening failed.
@@ -79,12 +88,16 @@ class VolumeEntry {
   void SetFailed(const absl::Status& why);
   // Sets kDetaching and waits until no IoRef is left.
   void StopIo();
-  // Samples status: writeback rate; notices a volume that failed at run
-  // time. Returns true when it just turned failed.
+  // Notices a volume that failed at run time. Returns true when it just
+  // turned failed.
   bool Sample();
 
   const VolumeConfig config_;
   const uint64_t rambuf_size_;
+  // Declared before volume_: the volume's origin device points at it.
+  OriginPacer pacer_;
+  std::atomic<uint64_t> fg_read_bytes_{0};
+  std::atomic<uint64_t> fg_write_bytes_{0};
 
   mutable absl::Mutex mu_;
   VolumeState state_ ABSL_GUARDED_BY(mu_) = VolumeState::kOpening;
@@ -94,9 +107,6 @@ class VolumeEntry {
   std::unique_ptr<Volume> volume_ ABSL_GUARDED_BY(mu_);
   uint64_t size_ ABSL_GUARDED_BY(mu_) = 0;
   int ios_ ABSL_GUARDED_BY(mu_) = 0;
-  uint64_t sampled_bytes_ ABSL_GUARDED_BY(mu_) = 0;
-  absl::Time sampled_at_ ABSL_GUARDED_BY(mu_);
-  double rate_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
 class VolumeRegistry {
