@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "server/core/device/aligned_io.h"
+#include "server/core/device/nbd_device.h"
 #include "server/core/device/origin_identity.h"
 #include "server/core/format/layout.h"
 #include "server/core/format/superblock.h"
@@ -52,7 +53,7 @@ absl::StatusOr<FormatOptions> MakeFormatOptions(const VolumeConfig& cfg,
 }
 
 // Creates cfg.cache at cfg.cache_size and formats it for origin.
-absl::Status CreateCache(const VolumeConfig& cfg, const FileDevice& origin,
+absl::Status CreateCache(const VolumeConfig& cfg, const Device& origin,
                          const std::string& identity) {
   const std::string tmp = cfg.cache + ".formatting";
   ::unlink(tmp.c_str());  // a format that a crash interrupted
@@ -89,14 +90,30 @@ absl::StatusOr<std::unique_ptr<FileDevice>> OpenExclusive(const std::string& pat
   }
 }
 
-absl::StatusOr<VolumeDevices> OpenVolumeDevices(const VolumeConfig& cfg) {
-  VolumeDevices d;
+absl::StatusOr<std::unique_ptr<Device>> OpenOrigin(const VolumeConfig& cfg) {
+  if (IsNbdUri(cfg.origin)) {
+    if (cfg.origin_size != 0) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "volume ", cfg.name, ": origin_size cannot be used with the NBD origin ",
+          cfg.origin, " (the server sets the export's size)"));
+    }
+    absl::StatusOr<std::unique_ptr<NbdDevice>> nbd = NbdDevice::Open(cfg.origin);
+    if (!nbd.ok()) return nbd.status();
+    return std::unique_ptr<Device>(*std::move(nbd));
+  }
   FileDeviceOptions oo;
   if (cfg.origin_size != 0) {
     oo.create = true;
     oo.create_size = cfg.origin_size;
   }
-  absl::StatusOr<std::unique_ptr<FileDevice>> origin = OpenExclusive(cfg.origin, oo);
+  absl::StatusOr<std::unique_ptr<FileDevice>> file = OpenExclusive(cfg.origin, oo);
+  if (!file.ok()) return file.status();
+  return std::unique_ptr<Device>(*std::move(file));
+}
+
+absl::StatusOr<VolumeDevices> OpenVolumeDevices(const VolumeConfig& cfg) {
+  VolumeDevices d;
+  absl::StatusOr<std::unique_ptr<Device>> origin = OpenOrigin(cfg);
   if (!origin.ok()) return origin.status();
   d.origin = *std::move(origin);
 
@@ -127,7 +144,9 @@ absl::StatusOr<VolumeDevices> OpenVolumeDevices(const VolumeConfig& cfg) {
 }
 
 absl::Status FormatVolumeDevices(const VolumeConfig& cfg, bool force) {
-  absl::StatusOr<std::unique_ptr<FileDevice>> origin = OpenExclusive(cfg.origin);
+  VolumeConfig existing = cfg;
+  existing.origin_size = 0;  // Format never creates the origin.
+  absl::StatusOr<std::unique_ptr<Device>> origin = OpenOrigin(existing);
   if (!origin.ok()) return origin.status();
   absl::StatusOr<std::unique_ptr<FileDevice>> cache = OpenExclusive(cfg.cache);
   if (!cache.ok()) return cache.status();

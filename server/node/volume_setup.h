@@ -1,5 +1,6 @@
-// Devices of a volume: opening them (creating files where the config asks),
-// and formatting a cache. The only part of the node that touches files.
+// Devices of a volume: opening them (creating files where the config asks,
+// connecting to NBD origins), and formatting a cache. The only part of the
+// node that touches files or NBD servers.
 #ifndef WRITEBOOST_NODE_VOLUME_SETUP_H_
 #define WRITEBOOST_NODE_VOLUME_SETUP_H_
 
@@ -9,6 +10,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "server/core/device/device.h"
 #include "server/core/device/file_device.h"
 #include "server/node/config.h"
 
@@ -26,20 +28,27 @@ inline constexpr absl::Duration kInUseRetry = absl::Seconds(2);
 absl::StatusOr<std::unique_ptr<FileDevice>> OpenExclusive(
     const std::string& path, const FileDeviceOptions& options = {});
 
+// Opens cfg.origin: an NBD URI (nbd://, nbds://, nbd+unix://, ...; see
+// IsNbdUri) as an NbdDevice, anything else as a file or block device with
+// OpenExclusive. When cfg.origin_size is set and the origin file is missing
+// it is created sparse; with an NBD URI origin_size is INVALID_ARGUMENT
+// (the server owns the export's size). Errors: FileDevice::Open's or
+// NbdDevice::Open's.
+absl::StatusOr<std::unique_ptr<Device>> OpenOrigin(const VolumeConfig& cfg);
+
 struct VolumeDevices {
   std::unique_ptr<FileDevice> cache;
-  std::unique_ptr<FileDevice> origin;
+  std::unique_ptr<Device> origin;
   std::string origin_identity;
 };
 
-// Opens the origin and the cache of cfg, exclusively (OpenExclusive). When
-// cfg.origin_size is set and the origin file is missing it is created
-// sparse; when
-// cfg.cache_size is set and the cache file is missing it is created and
-// formatted first (under "<cache>.formatting", renamed when done, so an
-// interrupted format is simply redone). Errors: as FileDevice::Open and
-// OriginIdentity, and FormatCache's; FAILED_PRECONDITION for an origin
-// that has no identity (no cache was ever formatted for it).
+// Opens the origin (OpenOrigin) and the cache of cfg, the cache exclusively
+// (OpenExclusive). When cfg.cache_size is set and the cache file is missing
+// it is created and formatted first (under "<cache>.formatting", renamed
+// when done, so an interrupted format is simply redone). Errors: as
+// OpenOrigin, FileDevice::Open and OriginIdentity, and FormatCache's;
+// FAILED_PRECONDITION for an origin that has no identity (no cache was ever
+// formatted for it).
 absl::StatusOr<VolumeDevices> OpenVolumeDevices(const VolumeConfig& cfg);
 
 // Formats cfg.cache for cfg.origin (the FormatVolume RPC). The cache must

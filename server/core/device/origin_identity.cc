@@ -21,6 +21,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "server/core/device/nbd_device.h"
 
 namespace wb {
 namespace {
@@ -193,6 +194,8 @@ std::string Shorten(std::string id) {
 
 absl::StatusOr<std::string> OriginIdentity(const std::string& path,
                                            bool create_if_missing) {
+  // A location, not a disk: nothing on the server can be asked for more.
+  if (IsNbdUri(path)) return Shorten(absl::StrCat("nbd:", NormalizeNbdUri(path)));
   struct stat st;
   if (::stat(path.c_str(), &st) != 0) return ErrnoStatus(errno, path);
   absl::StatusOr<std::string> id;

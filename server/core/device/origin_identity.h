@@ -24,6 +24,11 @@ inline constexpr size_t kMaxOriginIdentityLength = 120;
 //   then its parent device's); a partition adds ":part<N>" to its disk's.
 //   A loop device without either: "loop:<backing file identity>:<offset>".
 //   Otherwise "devt-size:<major>:<minor>:<bytes>", a weak identity.
+// - NBD URI (IsNbdUri, nbd_device.h): "nbd:<NormalizeNbdUri(uri)>", always
+//   found, nothing created. Weak: a URI names where an export is served,
+//   not the disk behind it, so a server that serves another disk under the
+//   same name passes, and the same export reached by another host name or
+//   address (or another socket path) does not.
 // Errors: kNotFound (no such path, or no UUID yet and !create_if_missing),
 // kFailedPrecondition (the filesystem refuses user xattrs; a loop device's
 // backing file was deleted; the xattr holds something else),
