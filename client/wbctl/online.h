@@ -58,6 +58,8 @@ void AddStatusCommands(CLI::App& app);  // ls, status
 void AddAdminCommands(CLI::App& app);   // message, drop-caches
 void AddIoCommands(CLI::App& app);      // read, write, flush
 void AddVolumeCommands(CLI::App& app);  // format-volume, attach-volume, detach-volume
+void AddPacingCommand(CLI::App& app);   // pacing (online_pacing.cc)
+void AddHealthCommand(CLI::App& app);   // health (online_health.cc)
 
 }  // namespace wbctl
 

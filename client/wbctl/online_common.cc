@@ -130,6 +130,8 @@ void AddOnlineCommands(CLI::App& app) {
   AddAdminCommands(app);
   AddIoCommands(app);
   AddVolumeCommands(app);
+  AddPacingCommand(app);
+  AddHealthCommand(app);
 }
 
 }  // namespace wbctl
