@@ -22,6 +22,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
+#include "absl/functional/function_ref.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "server/core/block_index.h"
@@ -114,11 +115,22 @@ class VolumeImpl final : public Volume {
   // ---- writeback ----
   void WritebackLoop();
   struct Batch;
-  bool PlanBatch(Batch* batch) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Plans the batch of segments that follows segment `after` (whole epochs
+  // in ordered mode). With may_cut, an open epoch that is aged or stands in
+  // the way of urgent writeback is cut so that it can go; planning ahead
+  // never cuts.
+  bool PlanBatch(uint64_t after, bool may_cut, Batch* batch)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Reads a batch's segments from the cache, writeback_depth at a time.
+  absl::Status ReadBatch(Batch* batch) ABSL_LOCKS_EXCLUDED(mu_);
   bool WritebackAllowed() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // The ring is short of free space (with hysteresis).
   bool LowOnSpace() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  absl::Status RunBatch(Batch* batch) ABSL_LOCKS_EXCLUDED(mu_);
+  // Writes a batch that ReadBatch read to the origin and flushes it.
+  // while_writing runs once the origin writes are submitted, to overlap
+  // reading the next batch with them.
+  absl::Status RunBatch(Batch* batch, absl::FunctionRef<void()> while_writing)
+      ABSL_LOCKS_EXCLUDED(mu_);
   absl::Status WriteProgress() ABSL_LOCKS_EXCLUDED(mu_);
   void FreeWrittenBack() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void Unpin(const std::vector<Segment*>& segs) ABSL_LOCKS_EXCLUDED(mu_);

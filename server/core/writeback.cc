@@ -2,7 +2,9 @@
 // epochs, up to nr_max_batched_writeback segments; each sector is written
 // once with its last value in the batch, sorted by origin address and merged
 // into large writes; the origin is flushed before progress is recorded, and
-// ring space is reused only after the progress record is durable.
+// ring space is reused only after the progress record is durable. While a
+// batch's origin writes are in flight the next batch is read from the cache
+// (only read: nothing of it reaches the origin before this batch is done).
 #include <algorithm>
 #include <cstring>
 
@@ -19,6 +21,9 @@ struct VolumeImpl::Batch {
     uint32_t nr_data;
   };
   std::vector<Seg> segs;
+  // The segments as read from the cache (ReadBatch), one per entry of segs.
+  std::vector<AlignedBuffer> bufs;
+  uint32_t mode = kWritebackOrdered;  // the writeback_mode it was planned in
   uint64_t bytes = 0;
 };
 
@@ -56,15 +61,17 @@ bool VolumeImpl::WritebackAllowed() {
            origin_read_latency_ms_ < tunables_.read_latency_target_ms));
 }
 
-bool VolumeImpl::PlanBatch(Batch* batch) {
+bool VolumeImpl::PlanBatch(uint64_t after, bool may_cut, Batch* batch) {
   batch->segs.clear();
+  batch->bufs.clear();
+  batch->mode = tunables_.writeback_mode;
   // The cap is in data blocks (nr_max_batched_writeback full segments' worth)
   // so that the small segments of flush-heavy writers still make large,
   // well-sorted batches.
   const uint64_t limit =
       uint64_t{tunables_.nr_max_batched_writeback} * geo_.max_data_blocks;
   uint64_t blocks = 0;
-  auto it = segments_.upper_bound(last_writeback_id_);
+  auto it = segments_.upper_bound(after);
   if (tunables_.writeback_mode == kWritebackSorted) {
     // Any run of written segments, epochs ignored (dm-writeboost's way): a
     // lost cache can leave the origin in a state no Flush ever showed.
@@ -93,7 +100,7 @@ bool VolumeImpl::PlanBatch(Batch* batch) {
       // sync_data_interval=0 promises no timed seals of a partial buffer.
       bool aged = tunables_.sync_data_interval != 0 &&
                   absl::Now() - epoch.front()->created > absl::Seconds(1);
-      if (batch->segs.empty() && (urgent || aged)) {
+      if (may_cut && batch->segs.empty() && (urgent || aged)) {
         if (open_ != nullptr && epoch.back() == open_) Seal(open_);
         if (!next_starts_epoch_) internal_epoch_cuts_++;
         next_starts_epoch_ = true;
@@ -123,47 +130,51 @@ struct Staged {
 
 }  // namespace
 
-absl::Status VolumeImpl::RunBatch(Batch* batch) {
-  // 1. Read the batch's segments, writeback_depth at a time (they lie in
-  //    ring order, so the cache sees a sequential stream), and verify every
-  //    checksum.
-  uint64_t total_data = 0;
-  for (const auto& s : batch->segs) total_data += s.nr_data;
-  std::vector<AlignedBuffer> seg_bufs;
+absl::Status VolumeImpl::ReadBatch(Batch* batch) {
+  // They lie in ring order, so the cache sees a sequential stream.
+  std::vector<AlignedBuffer>& seg_bufs = batch->bufs;
+  seg_bufs.clear();
   seg_bufs.reserve(batch->segs.size());
   for (const auto& s : batch->segs) {
     seg_bufs.emplace_back((uint64_t{geo_.meta_blocks} + s.nr_data) * kBlockSize);
   }
-  {
-    absl::Mutex read_mu;
-    int in_flight = 0;
-    std::vector<absl::Status> read_status(batch->segs.size());
-    auto below_depth = [&] { return in_flight < options_.writeback_depth; };
-    auto idle = [&] { return in_flight == 0; };
-    for (size_t i = 0; i < batch->segs.size(); i++) {
-      {
-        absl::MutexLock l(&read_mu);
-        read_mu.Await(absl::Condition(&below_depth));
-        in_flight++;
-      }
-      cache_->Submit({IoOp::kRead, Geometry::RingOffset(batch->segs[i].pos),
-                      seg_bufs[i].size(), seg_bufs[i].data()},
-                     [&, i](absl::Status st) {
-                       absl::MutexLock l(&read_mu);
-                       read_status[i] = std::move(st);
-                       in_flight--;
-                     });
+  absl::Mutex read_mu;
+  int in_flight = 0;
+  std::vector<absl::Status> read_status(batch->segs.size());
+  auto below_depth = [&] { return in_flight < options_.writeback_depth; };
+  auto idle = [&] { return in_flight == 0; };
+  for (size_t i = 0; i < batch->segs.size(); i++) {
+    {
+      absl::MutexLock l(&read_mu);
+      read_mu.Await(absl::Condition(&below_depth));
+      in_flight++;
     }
-    absl::MutexLock l(&read_mu);
-    read_mu.Await(absl::Condition(&idle));
-    for (size_t i = 0; i < batch->segs.size(); i++) {
-      if (!read_status[i].ok()) {
-        return absl::UnavailableError(
-            absl::StrFormat("reading segment %u from the cache: %s",
-                            batch->segs[i].id, read_status[i].message()));
-      }
+    cache_->Submit({IoOp::kRead, Geometry::RingOffset(batch->segs[i].pos),
+                    seg_bufs[i].size(), seg_bufs[i].data()},
+                   [&, i](absl::Status st) {
+                     absl::MutexLock l(&read_mu);
+                     read_status[i] = std::move(st);
+                     in_flight--;
+                   });
+  }
+  absl::MutexLock l(&read_mu);
+  read_mu.Await(absl::Condition(&idle));
+  for (size_t i = 0; i < batch->segs.size(); i++) {
+    if (!read_status[i].ok()) {
+      return absl::UnavailableError(
+          absl::StrFormat("reading segment %u from the cache: %s",
+                          batch->segs[i].id, read_status[i].message()));
     }
   }
+  return absl::OkStatus();
+}
+
+absl::Status VolumeImpl::RunBatch(Batch* batch, absl::FunctionRef<void()> while_writing) {
+  // 1. Verify every checksum of the segments ReadBatch read, and stage the
+  //    last version of each block.
+  uint64_t total_data = 0;
+  for (const auto& s : batch->segs) total_data += s.nr_data;
+  const std::vector<AlignedBuffer>& seg_bufs = batch->bufs;
   AlignedBuffer staging(std::max<uint64_t>(1, total_data) * kBlockSize);
   absl::flat_hash_map<uint64_t, uint32_t> staged_of;
   std::vector<Staged> staged;
@@ -258,6 +269,9 @@ absl::Status VolumeImpl::RunBatch(Batch* batch) {
                       in_flight--;
                     });
   }
+  // The origin is busy with this batch: read the next one from the cache
+  // meanwhile.
+  while_writing();
   {
     absl::MutexLock l(&io_mu);
     auto idle = [&] { return in_flight == 0; };
@@ -348,6 +362,8 @@ void VolumeImpl::WritebackLoop() {
   uint64_t last_reads = origin_reads_.load();
   uint64_t last_wb_bytes = writeback_bytes_;
   absl::Duration backoff = absl::Milliseconds(100);
+  Batch ahead;  // the next batch, read from the cache during the last one
+  absl::Status ahead_status;
   while (!stop_) {
     absl::Time now = absl::Now();
     if (now - last_sample >= absl::Milliseconds(500)) {
@@ -384,13 +400,42 @@ void VolumeImpl::WritebackLoop() {
       mu_.Lock();
       continue;
     }
-    Batch batch;
-    if (!WritebackAllowed() || !PlanBatch(&batch)) {
+    if (!WritebackAllowed()) {
       if (!stop_) wb_cv_.WaitWithTimeout(&mu_, absl::Milliseconds(100));
       continue;
     }
+    // The batch read ahead while the previous one was written is still the
+    // one to write if that one succeeded (its segments are whole closed
+    // epochs, written to the cache, and nothing frees them before they are
+    // written back).
+    Batch batch;
+    absl::Status st;
+    if (!ahead.segs.empty() && ahead.segs.front().id == last_writeback_id_ + 1 &&
+        ahead.mode == tunables_.writeback_mode) {
+      batch = std::move(ahead);
+      st = ahead_status;
+    } else {
+      if (!PlanBatch(last_writeback_id_, /*may_cut=*/true, &batch)) {
+        if (!stop_) wb_cv_.WaitWithTimeout(&mu_, absl::Milliseconds(100));
+        continue;
+      }
+      mu_.Unlock();
+      st = ReadBatch(&batch);
+      mu_.Lock();
+    }
+    ahead = Batch();
     mu_.Unlock();
-    absl::Status st = RunBatch(&batch);
+    if (st.ok()) {
+      st = RunBatch(&batch, [&] {
+        bool planned;
+        {
+          absl::MutexLock l(&mu_);
+          planned = !stop_ &&
+                    PlanBatch(batch.segs.back().id, /*may_cut=*/false, &ahead);
+        }
+        if (planned) ahead_status = ReadBatch(&ahead);
+      });
+    }
     mu_.Lock();
     if (!st.ok()) {
       if (absl::IsDataLoss(st)) {
