@@ -35,6 +35,7 @@ struct SpecArgs {
   std::string cache;
   std::string rambuf_size;
   std::string segment_size;  // format-volume only
+  std::string origin_group;
   std::vector<std::string> tunables;  // KEY=VALUE
   bool force = false;                 // format-volume only
   bool attach = false;                // format-volume only
@@ -61,6 +62,7 @@ absl::StatusOr<v1::VolumeSpec> MakeSpec(const SpecArgs& a) {
     }
     spec.set_rambuf_size(*n);
   }
+  spec.set_origin_group(a.origin_group);
   if (!a.segment_size.empty()) {
     absl::StatusOr<uint64_t> n = ParseSize(a.segment_size);
     if (!n.ok() || *n > UINT32_MAX) {
@@ -181,6 +183,9 @@ void AddSpecOptions(CLI::App* sub, SpecArgs* a) {
       ->required();
   sub->add_option("--rambuf-size", a->rambuf_size,
                   "RAM buffer of this volume (default: the node's --rambuf-size)");
+  sub->add_option("--origin-group", a->origin_group,
+                  "Origin group: volumes sharing one back end, paced together by the "
+                  "controller (default: the node's --origin-group)");
   sub->add_option("--set", a->tunables,
                   "TUNABLE=VALUE, e.g. writeback_threshold=50 (repeatable; persisted "
                   "in the cache)");

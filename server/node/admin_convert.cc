@@ -129,6 +129,7 @@ absl::StatusOr<VolumeConfig> SpecToConfig(const v1::VolumeSpec& spec) {
   cfg.cache = spec.caches(0);
   cfg.rambuf_size = spec.rambuf_size();
   cfg.segment_size = spec.segment_size();
+  cfg.origin_group = spec.origin_group();
   for (const auto& [name, value] : spec.tunables()) {
     if (!GetTunable(Tunables{}, name).ok()) {
       return absl::InvalidArgumentError(absl::StrCat("unknown tunable \"", name, "\""));

@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "absl/strings/str_cat.h"
+#include "server/core/device/nbd_device.h"
 #include "server/node/log.h"
 #include "server/node/volume_registry.h"
 
@@ -26,6 +27,7 @@ nlohmann::json ToJson(const VolumeConfig& v) {
   nlohmann::json j = {{"name", v.name}, {"origin", v.origin}, {"cache", v.cache}};
   if (v.rambuf_size != 0) j["rambuf_size"] = v.rambuf_size;
   if (v.io_timeout_s != VolumeConfig().io_timeout_s) j["io_timeout"] = v.io_timeout_s;
+  if (!v.origin_group.empty()) j["origin_group"] = v.origin_group;
   return j;
 }
 
@@ -42,10 +44,12 @@ std::string Absolute(const std::string& path) {
 VolumeConfig Remembered(const VolumeConfig& cfg) {
   VolumeConfig v;
   v.name = cfg.name;
-  v.origin = Absolute(cfg.origin);
+  // An NBD URI is not a path.
+  v.origin = IsNbdUri(cfg.origin) ? cfg.origin : Absolute(cfg.origin);
   v.cache = Absolute(cfg.cache);
   v.rambuf_size = cfg.rambuf_size;
   v.io_timeout_s = cfg.io_timeout_s;
+  v.origin_group = cfg.origin_group;
   return v;
 }
 
@@ -54,7 +58,7 @@ absl::StatusOr<VolumeConfig> VolumeFromJson(const nlohmann::json& j) {
   VolumeConfig v;
   for (const auto& [key, value] : j.items()) {
     if (key != "name" && key != "origin" && key != "cache" && key != "rambuf_size" &&
-        key != "io_timeout") {
+        key != "io_timeout" && key != "origin_group") {
       return absl::InvalidArgumentError(absl::StrCat("unknown volume key \"", key, "\""));
     }
     std::string text = value.is_string() ? value.get<std::string>() : value.dump();

@@ -55,7 +55,10 @@ void ControllerLink::Stop() {
     if (session_ != nullptr) session_->TryCancel();
   }
   if (thread_.joinable()) thread_.join();
-  for (const auto& e : registry_->List()) e->pacer().SetUnlimited();
+  for (const auto& e : registry_->List()) {
+    e->pacer().SetUnlimited();
+    e->pacer().SetLeaseHeld(false);
+  }
   lease_active_ = false;
 }
 
@@ -200,6 +203,7 @@ void ControllerLink::ApplyGrants(const v1::ControllerMessage& msg) {
   for (const v1::Grant& g : msg.grants()) {
     absl::StatusOr<std::shared_ptr<VolumeEntry>> e = registry_->Find(g.volume());
     if (!e.ok()) continue;  // detached since the report
+    (*e)->pacer().SetLeaseHeld(msg.lease_ms() > 0);
     if (g.unlimited() || g.bytes_per_second() <= 0) {
       (*e)->pacer().SetUnlimited();
     } else {
@@ -217,7 +221,10 @@ void ControllerLink::ExpireLease() {
     if (!lease_active_ || absl::Now() < lease_until_) return;
   }
   lease_active_ = false;
-  for (const auto& e : registry_->List()) e->pacer().SetUnlimited();
+  for (const auto& e : registry_->List()) {
+    e->pacer().SetUnlimited();
+    e->pacer().SetLeaseHeld(false);
+  }
   Log("controller %s: lease lapsed without a renewal; writeback paced locally "
       "until the controller answers again",
       options_.target);

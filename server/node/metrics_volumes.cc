@@ -102,6 +102,10 @@ constexpr MetricDef kOriginIoLatency = {
 constexpr MetricDef kGrant = {
     "writeboost_writeback_grant_bytes_per_second", kGauge,
     "Writeback pace granted by the controller; 0 when writeback is paced locally."};
+constexpr MetricDef kLeaseHeld = {
+    "writeboost_pacing_lease_held", kGauge,
+    "1 while a controller lease covers the volume's writeback; only on nodes started "
+    "with --controller."};
 constexpr MetricDef kIndexBytes = {
     "writeboost_index_memory_bytes", kGauge, "Memory of the volume's index structures."};
 
@@ -209,6 +213,7 @@ std::vector<prometheus::MetricFamily> VolumeMetrics::Collect() const {
                        kOriginLatencyBounds, h.buckets, h.sum_seconds);
     }
     out.Add(kGrant, v, e->pacer().granted_bytes_per_second());
+    if (registry_->has_controller()) out.Add(kLeaseHeld, v, e->pacer().lease_held() ? 1 : 0);
   }
   return out.Take();
 }

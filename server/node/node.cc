@@ -157,6 +157,7 @@ absl::Status Node::Start() {
     if (metrics_ != nullptr) metrics_->volumes()->OnVolumeHealth(name, serving);
     SetHealth(name, serving);
   });
+  registry_.set_has_controller(!cfg_.controller.empty());
   for (const VolumeConfig& v : cfg_.volumes) {
     if (absl::Status s = registry_.Attach(v, /*wait=*/false); !s.ok()) return s;
   }

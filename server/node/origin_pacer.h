@@ -10,6 +10,7 @@
 #define WRITEBOOST_NODE_ORIGIN_PACER_H_
 
 #include <array>
+#include <atomic>
 #include <cstdint>
 #include <vector>
 
@@ -49,6 +50,10 @@ class OriginPacer {
   void SetUnlimited();
   // 0 when unpaced.
   double granted_bytes_per_second() const;
+  // Whether a controller's lease covers this volume now (its grant may
+  // still say "unlimited").
+  void SetLeaseHeld(bool held) { lease_held_.store(held); }
+  bool lease_held() const { return lease_held_.load(); }
 
   // Returns when a write of `bytes` may start under the grant. Never waits
   // when unpaced; a new grant or SetUnlimited() takes effect within 50 ms.
@@ -64,6 +69,7 @@ class OriginPacer {
   // REQUIRES: mu_ held. Adds the tokens earned since the last refill.
   void Refill(absl::Time now);
 
+  std::atomic<bool> lease_held_{false};
   mutable absl::Mutex mu_;
   bool paced_ ABSL_GUARDED_BY(mu_) = false;
   double rate_bytes_ ABSL_GUARDED_BY(mu_) = 0;

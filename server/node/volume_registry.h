@@ -118,6 +118,10 @@ class VolumeRegistry {
   // Closes every volume (CloseAll).
   ~VolumeRegistry();
 
+  // Whether the node registers with a controller (the lease metric exists
+  // only then). REQUIRES: before the first Attach.
+  void set_has_controller(bool b) { has_controller_ = b; }
+  bool has_controller() const { return has_controller_; }
   // REQUIRES: before the first Attach.
   void SetHealthCallback(HealthFn fn) { health_ = std::move(fn); }
 
@@ -149,6 +153,7 @@ class VolumeRegistry {
 
   const uint64_t default_rambuf_size_;
   HealthFn health_;
+  bool has_controller_ = false;
 
   mutable absl::Mutex mu_;
   std::map<std::string, std::shared_ptr<VolumeEntry>, std::less<>> volumes_
