@@ -3,20 +3,24 @@ BUILD ?= build
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 
-.PHONY: deps build run test bench clean soak fuzz test-asan test-tsan
+.PHONY: deps build run test test-deploy bench clean soak fuzz test-asan test-tsan
 
 deps:
 	@scripts/install-deps.sh
 
 build: deps
-	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo $(CMAKE_FLAGS) >/dev/null
-	@cmake --build $(BUILD) -j $(JOBS)
+	@BUILD=$(BUILD) JOBS=$(JOBS) CMAKE_FLAGS="$(CMAKE_FLAGS)" scripts/build.sh
 
 run: build
 	@scripts/run.sh
 
 test: build
 	@cd $(BUILD) && ctest --output-on-failure -j $(JOBS) --timeout 900
+
+# Only the deployment tests (label deploy, part of make test): images,
+# chart, systemd units; see docs/OPERATIONS.md, "Testing the deployment files".
+test-deploy: build
+	@cd $(BUILD) && ctest --output-on-failure -j $(JOBS) -L deploy
 
 # The crash, kill and fuzz tests with ten times the cuts, cycles and time.
 soak: deps build

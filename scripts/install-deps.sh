@@ -7,7 +7,7 @@ packages=(
   # Build
   build-essential cmake pkg-config git
   # Core
-  libabsl-dev liburing-dev libisal-dev libxxhash-dev
+  libabsl-dev liburing-dev libisal-dev libxxhash-dev libnbd-dev
   # Service and client
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   prometheus-cpp-dev nlohmann-json3-dev libcli11-dev
@@ -17,6 +17,8 @@ packages=(
   e2fsprogs fuse3 util-linux python3 openssl
   # Benchmarks
   gnuplot-nox
+  # Deployment tests (tests/deploy): images, the chart, static YAML
+  podman runc catatonit mmdebstrap yamllint unzip
 )
 
 missing=()
@@ -24,6 +26,10 @@ for p in "${packages[@]}"; do
   status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
   [[ "$status" == "install ok installed" ]] || missing+=("$p")
 done
+
+# npm validates the chart's rendered objects; nodejs may come from another
+# repository that bundles npm, so look for the command, not the package.
+command -v npm >/dev/null || missing+=(nodejs npm)
 
 if [[ ${#missing[@]} -eq 0 ]]; then
   exit 0
