@@ -18,8 +18,9 @@ const std::vector<TunableInfo>& AllTunables() {
        "seal and flush a partial RAM buffer this often; 0 disables"},
       {"read_cache_threshold", &Tunables::read_cache_threshold, 0, 127,
        "blocks", "read caching: not yet implemented, accepted and stored"},
-      {"write_around_mode", &Tunables::write_around_mode, 0, 0, "bool",
-       "write-around: not yet implemented, only 0 is accepted"},
+      {"write_around_mode", &Tunables::write_around_mode, 0, 1, "bool",
+       "1: writes go to the origin, not the log (setting it drains dirty "
+       "data first); reads still hit the cache"},
       {"barrier_deadline_ms", &Tunables::barrier_deadline_ms, 1, 10000, "ms",
        "longest a FUA write waits to start behind a busy flusher"},
       {"writeback_mode", &Tunables::writeback_mode, 0, 1, "enum",

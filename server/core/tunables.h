@@ -22,7 +22,7 @@ struct Tunables {
   uint32_t update_sb_record_interval = 1;  // s the progress record may lag
   uint32_t sync_data_interval = 5;         // s between forced seals; 0 = off
   uint32_t read_cache_threshold = 0;       // not yet implemented; 0 = off
-  uint32_t write_around_mode = 0;          // not yet implemented; must be 0
+  uint32_t write_around_mode = 0;          // 1: writes bypass the log
   uint32_t barrier_deadline_ms = 10;       // max FUA wait behind a busy flusher
   uint32_t writeback_mode = 0;             // kWritebackOrdered or kWritebackSorted
   uint32_t read_latency_target_ms = 0;     // pause writeback above it; 0 = off

@@ -3,7 +3,8 @@
 // for the bytes on disk.
 //
 // Block contract (ARCHITECTURE.md):
-//   Write        acknowledged once copied into a RAM buffer; visible at once.
+//   Write        acknowledged once copied into a RAM buffer (in write-around
+//                mode: once the origin has it); visible at once.
 //   Write + FUA  acknowledged once its segment is durable on the cache.
 //   Flush        every write acknowledged before it arrived is durable.
 //   Trim         a read returns zeroes or the value held just before.

@@ -112,6 +112,16 @@ class VolumeImpl final : public Volume {
   void SubmitFlush(uint64_t covers) ABSL_LOCKS_EXCLUDED(mu_);
   void Fail(const absl::Status& st) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
+  // ---- write-around (write_around.cc) ----
+  // Writes straight to the origin when write_around_mode is on, nothing is
+  // dirty and the range fits the origin's blocks; returns false to leave
+  // the write to the log. *status is the write's result otherwise.
+  bool TryWriteAround(uint64_t offset, absl::Span<const char> data, bool fua,
+                      absl::Status* status) ABSL_LOCKS_EXCLUDED(mu_);
+  // Flushes the origin if write-around writes completed since the last
+  // time (part of Flush()).
+  absl::Status FlushWrittenAround() ABSL_LOCKS_EXCLUDED(mu_);
+
   // ---- writeback ----
   void WritebackLoop();
   struct Batch;
@@ -200,6 +210,11 @@ class VolumeImpl final : public Volume {
   std::array<uint64_t, 16> stat_ ABSL_GUARDED_BY(mu_){};
   uint64_t nr_partial_flushed_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t nr_dirty_blocks_ ABSL_GUARDED_BY(mu_) = 0;
+  // Write-around (write_around.cc): origin writes in flight, and the count
+  // of those completed, and of those the last origin flush covered.
+  int around_in_flight_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t around_done_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t around_flushed_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t writeback_bytes_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t writeback_batches_ ABSL_GUARDED_BY(mu_) = 0;
   // Epochs ended without a Flush/FUA (length limit, age, space, drain).

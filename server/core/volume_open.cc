@@ -198,15 +198,21 @@ VolumeStatus VolumeImpl::GetStatus() {
 }
 
 absl::Status VolumeImpl::SetTunable(absl::string_view name, uint64_t value) {
+  bool to_write_around;
   {
     absl::MutexLock l(&mu_);
     Tunables t = tunables_;
     if (absl::Status s = wb::SetTunable(&t, name, value); !s.ok()) return s;
+    to_write_around = t.write_around_mode != 0 && tunables_.write_around_mode == 0;
     tunables_ = t;
     flusher_cv_.SignalAll();
     wb_cv_.SignalAll();
   }
-  return WriteProgress();
+  if (absl::Status s = WriteProgress(); !s.ok()) return s;
+  // Write-around takes effect once nothing is dirty: drain now, so that it
+  // has when this returns.
+  if (to_write_around) return DropCaches(nullptr);
+  return absl::OkStatus();
 }
 
 absl::Status VolumeImpl::SendMessage(absl::string_view message) {

@@ -96,6 +96,7 @@ absl::Status VolumeImpl::Write(uint64_t offset, absl::Span<const char> data,
                                bool fua) {
   if (absl::Status s = CheckRange(offset, data.size()); !s.ok()) return s;
   if (data.empty()) return fua ? Flush() : absl::OkStatus();
+  if (absl::Status around; TryWriteAround(offset, data, fua, &around)) return around;
 
   struct Piece {
     uint32_t slot;
@@ -221,14 +222,18 @@ absl::Status VolumeImpl::WaitDurable(uint64_t id, bool fua) {
 
 absl::Status VolumeImpl::Flush() {
   uint64_t target;
+  bool log_durable;
   {
     absl::MutexLock l(&mu_);
     if (!failed_.ok()) return failed_;
     target = next_id_ - 1;
     if (open_ != nullptr && open_->nr_data == 0) target = open_->id - 1;
-    if (target <= durable_through_) return absl::OkStatus();
+    log_durable = target <= durable_through_;
   }
-  return WaitDurable(target, false);
+  if (!log_durable) {
+    if (absl::Status s = WaitDurable(target, false); !s.ok()) return s;
+  }
+  return FlushWrittenAround();
 }
 
 absl::Status VolumeImpl::Trim(uint64_t offset, uint64_t length) {

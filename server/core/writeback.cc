@@ -53,7 +53,11 @@ bool VolumeImpl::LowOnSpace() {
 }
 
 bool VolumeImpl::WritebackAllowed() {
-  bool urgent = writers_waiting_ > 0 || LowOnSpace();
+  // Never beside a write going around the cache (write_around.cc).
+  if (around_in_flight_ > 0) return false;
+  // In write-around mode dirty data keeps every write on the log: drain it.
+  bool urgent = writers_waiting_ > 0 || LowOnSpace() ||
+                (tunables_.write_around_mode != 0 && nr_dirty_blocks_ > 0);
   return drop_requests_ > 0 || urgent || stop_ ||
          (tunables_.writeback_threshold > 0 &&
           origin_util_percent_ < tunables_.writeback_threshold &&
