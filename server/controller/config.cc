@@ -9,11 +9,9 @@
 #include <nlohmann/json.hpp>
 
 #include "absl/strings/ascii.h"
-#include "absl/strings/match.h"
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_split.h"
-#include "absl/strings/strip.h"
+#include "server/common/listen_address.h"
+#include "server/common/metrics_listen.h"
 
 namespace wb::controller {
 
@@ -164,29 +162,7 @@ absl::Status ValidateGroup(const std::string& name, const GroupConfig& g) {
 // "HOST:PORT" with a host name or IPv4 address and a port from 0 to 65535.
 absl::Status ValidateMetricsListen(absl::string_view listen) {
   if (MetricsDisabled(listen)) return absl::OkStatus();
-  auto bad = [&](absl::string_view why) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "--metrics-listen \"", listen, "\": ", why,
-        " (want HOST:PORT, e.g. 127.0.0.1:7301, port 0 for any free port, or none)"));
-  };
-  if (listen.front() == '[') return bad("IPv6 addresses are not supported");
-  size_t colon = listen.rfind(':');
-  if (colon == absl::string_view::npos) return bad("no port");
-  absl::string_view host = listen.substr(0, colon), port = listen.substr(colon + 1);
-  // Without a host the HTTP server would listen on every interface; that
-  // must be asked for by name (0.0.0.0).
-  if (host.empty()) return bad("no host");
-  for (char c : host) {
-    if (!absl::ascii_isalnum(c) && c != '.' && c != '-') {
-      return bad("not a host name or IPv4 address");
-    }
-  }
-  uint32_t n;
-  if (port.empty() || port.size() > 5 || !absl::SimpleAtoi(port, &n) || n > 65535 ||
-      !absl::ascii_isdigit(port.front())) {
-    return bad("the port is not a number from 0 to 65535");
-  }
-  return absl::OkStatus();
+  return common::ValidateMetricsListen(listen, "127.0.0.1:7301");
 }
 
 }  // namespace
@@ -209,31 +185,8 @@ absl::Status LoadConfigFile(const std::string& path, ControllerConfig* cfg) {
   return absl::OkStatus();
 }
 
-bool IsLocalAddress(absl::string_view listen) {
-  if (absl::StartsWith(listen, "unix:") || absl::StartsWith(listen, "unix-abstract:")) {
-    return true;
-  }
-  absl::ConsumePrefix(&listen, "ipv4:");
-  absl::ConsumePrefix(&listen, "ipv6:");
-  absl::string_view host;
-  if (absl::ConsumePrefix(&listen, "[")) {
-    host = listen.substr(0, listen.find(']'));
-  } else {
-    size_t colon = listen.rfind(':');
-    host = colon == absl::string_view::npos ? listen : listen.substr(0, colon);
-  }
-  if (host == "localhost" || host == "::1") return true;
-  std::vector<absl::string_view> octets = absl::StrSplit(host, '.');
-  if (octets.size() != 4 || octets[0] != "127") return false;
-  for (absl::string_view o : octets) {
-    int n;
-    if (!absl::SimpleAtoi(o, &n) || n < 0 || n > 255) return false;
-  }
-  return true;
-}
-
 bool MetricsDisabled(absl::string_view listen) {
-  return listen.empty() || listen == "none" || listen == "0";
+  return common::MetricsDisabled(listen) || listen == "0";
 }
 
 absl::Status ValidateConfig(const ControllerConfig& cfg) {
@@ -246,7 +199,7 @@ absl::Status ValidateConfig(const ControllerConfig& cfg) {
     return absl::InvalidArgumentError("--tls-ca (mTLS) needs --tls-cert and --tls-key");
   }
   for (const std::string& addr : cfg.listen) {
-    if (!IsLocalAddress(addr) && !tls && !cfg.insecure) {
+    if (!common::IsLocalAddress(addr) && !tls && !cfg.insecure) {
       return absl::InvalidArgumentError(absl::StrCat(
           "refusing to listen on non-loopback address ", addr,
           " without TLS: give --tls-cert/--tls-key, or --insecure to accept "

@@ -65,11 +65,8 @@ absl::Status ParseConfigJson(absl::string_view text, ControllerConfig* cfg);
 // Messages start with the path.
 absl::Status LoadConfigFile(const std::string& path, ControllerConfig* cfg);
 
-// Whether the host part of a listen address is a loopback address or a
-// unix socket (no network exposure).
-bool IsLocalAddress(absl::string_view listen);
-
-// Whether a --metrics-listen value turns the endpoint off.
+// Whether a --metrics-listen value turns the endpoint off: "", "none" and,
+// for the controller only, "0".
 bool MetricsDisabled(absl::string_view listen);
 
 // Cross-field checks: listen addresses (non-loopback only with TLS or

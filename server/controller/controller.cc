@@ -1,8 +1,5 @@
 #include "server/controller/controller.h"
 
-#include <fstream>
-#include <sstream>
-
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/health_check_service_interface.h>
 #include <grpcpp/resource_quota.h>
@@ -10,53 +7,14 @@
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #endif
 
-#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
+#include "server/common/listen_address.h"
+#include "server/common/server_credentials.h"
 #include "server/controller/log.h"
 
 namespace wb::controller {
-namespace {
-
-absl::StatusOr<std::string> ReadFile(const std::string& path, const char* what) {
-  std::ifstream in(path);
-  if (!in) return absl::NotFoundError(absl::StrCat("cannot read ", what, " ", path));
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> MakeCredentials(
-    const ControllerConfig& cfg) {
-  if (cfg.tls_cert.empty()) return grpc::InsecureServerCredentials();
-  absl::StatusOr<std::string> cert = ReadFile(cfg.tls_cert, "TLS certificate");
-  if (!cert.ok()) return cert.status();
-  absl::StatusOr<std::string> key = ReadFile(cfg.tls_key, "TLS key");
-  if (!key.ok()) return key.status();
-  // With a CA the server demands and verifies client certificates (mTLS).
-  grpc::SslServerCredentialsOptions opts(
-      cfg.tls_ca.empty() ? GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE
-                         : GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);
-  if (!cfg.tls_ca.empty()) {
-    absl::StatusOr<std::string> ca = ReadFile(cfg.tls_ca, "TLS CA");
-    if (!ca.ok()) return ca.status();
-    opts.pem_root_certs = *ca;
-  }
-  opts.pem_key_cert_pairs.push_back({*key, *cert});
-  return grpc::SslServerCredentials(opts);
-}
-
-// "127.0.0.1:0" bound to port 4711 → "127.0.0.1:4711".
-std::string BoundAddress(const std::string& addr, int port) {
-  if (absl::StartsWith(addr, "unix")) return addr;
-  size_t colon = addr.rfind(':');
-  if (colon == std::string::npos) return addr;
-  return absl::StrCat(addr.substr(0, colon + 1), port);
-}
-
-}  // namespace
-
 Controller::Controller(ControllerConfig cfg, bool metrics_required)
     : cfg_(std::move(cfg)),
       metrics_required_(metrics_required),
@@ -82,7 +40,8 @@ absl::Status Controller::Start() {
       Log("%s; serving without metrics (set --metrics-listen)", m.status().message());
     }
   }
-  absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> creds = MakeCredentials(cfg_);
+  absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> creds =
+      common::MakeServerCredentials(cfg_.tls_cert, cfg_.tls_key, cfg_.tls_ca);
   if (!creds.ok()) return creds.status();
 
   grpc::EnableDefaultHealthCheckService(true);
@@ -115,7 +74,7 @@ absl::Status Controller::Start() {
       server_.reset();
       return absl::UnavailableError(absl::StrCat("cannot listen on ", cfg_.listen[i]));
     }
-    addresses_.push_back(BoundAddress(cfg_.listen[i], ports[i]));
+    addresses_.push_back(common::BoundAddress(cfg_.listen[i], ports[i]));
   }
   if (grpc::HealthCheckServiceInterface* h = server_->GetHealthCheckService()) {
     h->SetServingStatus(kControllerServiceName, true);

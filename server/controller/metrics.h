@@ -24,11 +24,8 @@
 #include <prometheus/metric_family.h>
 
 #include "absl/status/statusor.h"
+#include "server/common/metrics_endpoint.h"
 #include "server/controller/state.h"
-
-namespace prometheus {
-class Exposer;
-}
 
 namespace wb::controller {
 
@@ -60,15 +57,14 @@ class MetricsServer {
   void StopServing();
 
   // The address bound, with port 0 replaced by the port chosen.
-  const std::string& address() const { return address_; }
+  const std::string& address() const { return endpoint_->address(); }
 
  private:
   MetricsServer() = default;
 
   std::shared_ptr<StateCollector> collector_;
-  std::string address_;
   // Last: destroyed first, so no scrape runs while the collector goes.
-  std::unique_ptr<prometheus::Exposer> exposer_;
+  std::unique_ptr<common::MetricsEndpoint> endpoint_;
 };
 
 }  // namespace wb::controller

@@ -9,11 +9,11 @@
 #include <nlohmann/json.hpp>
 
 #include "absl/strings/ascii.h"
-#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "server/common/listen_address.h"
 #include "server/core/tunables.h"
 
 namespace wb::node {
@@ -240,29 +240,6 @@ VolumeConfig EmbeddedDefaultVolume(const std::string& data_dir) {
   return v;
 }
 
-bool IsLocalAddress(absl::string_view listen) {
-  if (absl::StartsWith(listen, "unix:") || absl::StartsWith(listen, "unix-abstract:")) {
-    return true;
-  }
-  absl::ConsumePrefix(&listen, "ipv4:");
-  absl::ConsumePrefix(&listen, "ipv6:");
-  absl::string_view host;
-  if (absl::ConsumePrefix(&listen, "[")) {
-    host = listen.substr(0, listen.find(']'));
-  } else {
-    size_t colon = listen.rfind(':');
-    host = colon == absl::string_view::npos ? listen : listen.substr(0, colon);
-  }
-  if (host == "localhost" || host == "::1") return true;
-  std::vector<absl::string_view> octets = absl::StrSplit(host, '.');
-  if (octets.size() != 4 || octets[0] != "127") return false;
-  for (absl::string_view o : octets) {
-    int n;
-    if (!absl::SimpleAtoi(o, &n) || n < 0 || n > 255) return false;
-  }
-  return true;
-}
-
 absl::Status ValidateConfig(const NodeConfig& cfg) {
   if (cfg.listen.empty()) return absl::InvalidArgumentError("no listen address");
   bool tls = !cfg.tls_cert.empty();
@@ -273,7 +250,7 @@ absl::Status ValidateConfig(const NodeConfig& cfg) {
     return absl::InvalidArgumentError("--tls-ca (mTLS) needs --tls-cert and --tls-key");
   }
   for (const std::string& addr : cfg.listen) {
-    if (!IsLocalAddress(addr) && !tls && !cfg.insecure) {
+    if (!common::IsLocalAddress(addr) && !tls && !cfg.insecure) {
       return absl::InvalidArgumentError(absl::StrCat(
           "refusing to listen on non-loopback address ", addr,
           " without TLS: give --tls-cert/--tls-key, or --insecure to accept "

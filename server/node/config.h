@@ -97,10 +97,6 @@ absl::Status LoadConfigFile(const std::string& path, NodeConfig* cfg);
 // origin file and a 256 MiB cache file under data_dir.
 VolumeConfig EmbeddedDefaultVolume(const std::string& data_dir);
 
-// Whether the host part of a listen address is a loopback address or a unix
-// socket (no network exposure).
-bool IsLocalAddress(absl::string_view listen);
-
 // Cross-field checks: names valid and unique, sizes sane, TLS files
 // complete, non-local listening only with TLS or insecure.
 absl::Status ValidateConfig(const NodeConfig& cfg);

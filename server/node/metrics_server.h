@@ -11,14 +11,12 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "server/common/metrics_endpoint.h"
+#include "server/common/metrics_listen.h"
 #include "server/node/metrics_io.h"
 #include "server/node/metrics_process.h"
 #include "server/node/metrics_volumes.h"
 #include "server/node/volume_registry.h"
-
-namespace prometheus {
-class Exposer;
-}
 
 namespace wb::node {
 
@@ -36,12 +34,14 @@ struct MetricsOptions {
 };
 
 // True for "" and "none".
-bool MetricsDisabled(absl::string_view listen);
+using common::MetricsDisabled;
 
 // Checks a --metrics-listen value: "none", "", or HOST:PORT with a host
 // name or IPv4 address and a port from 0 to 65535. INVALID_ARGUMENT saying
 // what is wrong otherwise.
-absl::Status ValidateMetricsListen(absl::string_view listen);
+inline absl::Status ValidateMetricsListen(absl::string_view listen) {
+  return common::ValidateMetricsListen(listen, kDefaultMetricsListen);
+}
 
 class MetricsServer {
  public:
@@ -62,7 +62,7 @@ class MetricsServer {
   // The registry's health callback feeds it (open durations). Thread-safe.
   VolumeMetrics* volumes() { return volumes_.get(); }
   // The address bound, with port 0 replaced by the port chosen.
-  const std::string& address() const { return address_; }
+  const std::string& address() const { return endpoint_->address(); }
 
  private:
   MetricsServer() = default;
@@ -70,9 +70,8 @@ class MetricsServer {
   std::shared_ptr<IoMetrics> io_;
   std::shared_ptr<VolumeMetrics> volumes_;
   std::shared_ptr<ProcessMetrics> process_;
-  std::string address_;
   // Last: destroyed first, so no scrape runs while the collectors go.
-  std::unique_ptr<prometheus::Exposer> exposer_;
+  std::unique_ptr<common::MetricsEndpoint> endpoint_;
 };
 
 }  // namespace wb::node

@@ -1,8 +1,6 @@
 #include "server/node/node.h"
 
 #include <chrono>
-#include <fstream>
-#include <sstream>
 
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/health_check_service_interface.h>
@@ -12,8 +10,9 @@
 #endif
 
 #include "absl/strings/str_cat.h"
-#include "absl/strings/match.h"
 #include "absl/strings/str_join.h"
+#include "server/common/listen_address.h"
+#include "server/common/server_credentials.h"
 #include "server/node/log.h"
 
 #include <unistd.h>
@@ -21,46 +20,11 @@
 namespace wb::node {
 namespace {
 
-absl::StatusOr<std::string> ReadFile(const std::string& path, const char* what) {
-  std::ifstream in(path);
-  if (!in) return absl::NotFoundError(absl::StrCat("cannot read ", what, " ", path));
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> MakeCredentials(
-    const NodeConfig& cfg) {
-  if (cfg.tls_cert.empty()) return grpc::InsecureServerCredentials();
-  absl::StatusOr<std::string> cert = ReadFile(cfg.tls_cert, "TLS certificate");
-  if (!cert.ok()) return cert.status();
-  absl::StatusOr<std::string> key = ReadFile(cfg.tls_key, "TLS key");
-  if (!key.ok()) return key.status();
-  // With a CA the server demands and verifies client certificates (mTLS).
-  grpc::SslServerCredentialsOptions opts(
-      cfg.tls_ca.empty() ? GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE
-                         : GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);
-  if (!cfg.tls_ca.empty()) {
-    absl::StatusOr<std::string> ca = ReadFile(cfg.tls_ca, "TLS CA");
-    if (!ca.ok()) return ca.status();
-    opts.pem_root_certs = *ca;
-  }
-  opts.pem_key_cert_pairs.push_back({*key, *cert});
-  return grpc::SslServerCredentials(opts);
-}
-
-// "127.0.0.1:0" bound to port 4711 → "127.0.0.1:4711".
+// The node id the controller sees when none is configured.
 std::string HostName() {
   char name[256] = {};
   if (::gethostname(name, sizeof(name) - 1) != 0 || name[0] == '\0') return "node";
   return name;
-}
-
-std::string BoundAddress(const std::string& addr, int port) {
-  if (absl::StartsWith(addr, "unix")) return addr;
-  size_t colon = addr.rfind(':');
-  if (colon == std::string::npos) return addr;
-  return absl::StrCat(addr.substr(0, colon + 1), port);
 }
 
 }  // namespace
@@ -100,7 +64,8 @@ absl::Status Node::Start() {
   }
   svc_.auth = auth_.get();
   svc_.attached = &attached_;
-  absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> creds = MakeCredentials(cfg_);
+  absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> creds =
+      common::MakeServerCredentials(cfg_.tls_cert, cfg_.tls_key, cfg_.tls_ca);
   if (!creds.ok()) return creds.status();
 
   grpc::EnableDefaultHealthCheckService(true);
@@ -148,7 +113,7 @@ absl::Status Node::Start() {
       server_->Shutdown();
       return absl::UnavailableError(absl::StrCat("cannot listen on ", cfg_.listen[i]));
     }
-    addresses_.push_back(BoundAddress(cfg_.listen[i], ports[i]));
+    addresses_.push_back(common::BoundAddress(cfg_.listen[i], ports[i]));
   }
 
   SetHealth(kBlockServiceName, false);
