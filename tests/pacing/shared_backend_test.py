@@ -7,7 +7,7 @@ nbdkit's rate filter: one bandwidth limit for all of them, so that one node's
 writeback makes the others' origin I/O slower, as on a SAN or an HDD shelf.
 
   1. Calibration: one lone write back measures the idle origin latency; the
-     group's latency target is twice its p99 (with a floor for timer noise).
+     group's latency target is twice its p99 (at least 50 ms, for scheduling noise).
   2. Without the controller, all three nodes take a write burst at once and
      write back as fast as they can: the group's origin p99 must go over the
      target, or a node's writers must wait on a full log. Otherwise this test
@@ -213,6 +213,21 @@ def burst(nodes, phase, work, expected):
             fail(f"write burst: {err.strip()}")
 
 
+def measured_burst(nodes, phase, work, expected, what):
+    """A burst on every node, drained; returns the group's origin write p99
+    (s) and the writes that waited on a full log meanwhile."""
+    before = [write_latency_buckets(n.metrics()) for n in nodes]
+    waits0 = log_full_waits(nodes)
+    t0 = time.time()
+    burst(nodes, phase, work, expected)
+    wait_drained(nodes)
+    p99, writes = group_p99(nodes, before)
+    waits = log_full_waits(nodes) - waits0
+    log(f"{what}: group origin p99 {p99 * 1e3:.0f} ms over {writes} writes, "
+        f"{waits:.0f} writes waited on a full log, drained in {time.time() - t0:.1f} s")
+    return p99, waits
+
+
 def wait_drained(nodes, timeout=120):
     wait_for("every node written back",
              lambda: all(n.dirty() == 0 for n in nodes), timeout=timeout, every=0.25)
@@ -253,7 +268,9 @@ def main():
         idle_p99, n_idle = group_p99([a], before)
         if n_idle == 0:
             fail("calibration: no origin write was measured")
-        target = max(2 * idle_p99, 0.025)
+        # The floor absorbs scheduling noise on a loaded 2-core machine; the
+        # uncontrolled burst is measured in seconds.
+        target = max(2 * idle_p99, 0.05)
         log(f"idle origin write p99 {idle_p99 * 1e3:.1f} ms over {n_idle} writes; "
             f"group target {target * 1e3:.0f} ms")
         a.stop()
@@ -261,16 +278,7 @@ def main():
         # 2. No controller.
         for n in nodes:
             n.start()
-        before = [write_latency_buckets(n.metrics()) for n in nodes]
-        waits0 = log_full_waits(nodes)
-        t0 = time.time()
-        burst(nodes, 0, work, expected)
-        wait_drained(nodes)
-        free_p99, free_n = group_p99(nodes, before)
-        free_waits = log_full_waits(nodes) - waits0
-        log(f"without controller: group origin p99 {free_p99 * 1e3:.0f} ms over {free_n} "
-            f"writes, {free_waits:.0f} writes waited on a full log, "
-            f"drained in {time.time() - t0:.1f} s")
+        free_p99, free_waits = measured_burst(nodes, 0, work, expected, "without controller")
         for n in nodes:
             n.stop()
 
@@ -288,16 +296,8 @@ def main():
             n.start(controller=caddr)
         wait_for("grants on every node", lambda: all((n.grant() or 0) > 0 for n in nodes),
                  timeout=15)
-        before = [write_latency_buckets(n.metrics()) for n in nodes]
-        waits0 = log_full_waits(nodes)
-        t0 = time.time()
-        burst(nodes, 1, work, expected)
-        wait_drained(nodes)
-        paced_p99, paced_n = group_p99(nodes, before)
-        paced_waits = log_full_waits(nodes) - waits0
-        log(f"with controller: group origin p99 {paced_p99 * 1e3:.0f} ms over {paced_n} "
-            f"writes, {paced_waits:.0f} writes waited on a full log, "
-            f"drained in {time.time() - t0:.1f} s")
+        paced_p99, paced_waits = measured_burst(nodes, 1, work, expected,
+                                                "with controller (capacity)")
         pacing = wbctl("pacing", "--controller", caddr).stdout
         log("wbctl pacing:\n" + pacing)
         if paced_p99 > target:
@@ -319,16 +319,8 @@ def main():
         ctl = start(ctl_args, os.path.join(work, "controller.log"))
         wait_for("AIMD grants on every node", lambda: all((n.grant() or 0) > 0 for n in nodes),
                  timeout=15)
-        before = [write_latency_buckets(n.metrics()) for n in nodes]
-        waits0 = log_full_waits(nodes)
-        t0 = time.time()
-        burst(nodes, 3, work, expected)
-        wait_drained(nodes)
-        aimd_p99, aimd_n = group_p99(nodes, before)
-        aimd_waits = log_full_waits(nodes) - waits0
-        log(f"with controller (aimd): group origin p99 {aimd_p99 * 1e3:.0f} ms over "
-            f"{aimd_n} writes, {aimd_waits:.0f} writes waited on a full log, "
-            f"drained in {time.time() - t0:.1f} s")
+        aimd_p99, aimd_waits = measured_burst(nodes, 3, work, expected,
+                                              "with controller (aimd)")
         log("wbctl pacing:\n" + wbctl("pacing", "--controller", caddr).stdout)
         if aimd_p99 > target:
             fail(f"with the controller in aimd mode the group's origin p99 "
