@@ -29,6 +29,9 @@ const std::vector<TunableInfo>& AllTunables() {
       {"read_latency_target_ms", &Tunables::read_latency_target_ms, 0, 10000,
        "ms", "pause non-urgent writeback while foreground origin reads are "
        "slower than this on average; 0 disables"},
+      {"sequential_cutoff", &Tunables::sequential_cutoff, 0, 1u << 30, "bytes",
+       "a sequential write run longer than this goes straight to the origin "
+       "while nothing is dirty; 0 disables"},
   };
   return kAll;
 }

@@ -26,6 +26,7 @@ struct Tunables {
   uint32_t barrier_deadline_ms = 10;       // max FUA wait behind a busy flusher
   uint32_t writeback_mode = 0;             // kWritebackOrdered or kWritebackSorted
   uint32_t read_latency_target_ms = 0;     // pause writeback above it; 0 = off
+  uint32_t sequential_cutoff = 0;          // bytes; longer runs bypass; 0 = off
 
   bool operator==(const Tunables&) const = default;
 };

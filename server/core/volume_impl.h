@@ -113,7 +113,8 @@ class VolumeImpl final : public Volume {
   void Fail(const absl::Status& st) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   // ---- write-around (write_around.cc) ----
-  // Writes straight to the origin when write_around_mode is on, nothing is
+  // Writes straight to the origin when write_around_mode is on or the write
+  // continues a sequential run longer than sequential_cutoff, nothing is
   // dirty and the range fits the origin's blocks; returns false to leave
   // the write to the log. *status is the write's result otherwise.
   bool TryWriteAround(uint64_t offset, absl::Span<const char> data, bool fua,
@@ -215,6 +216,10 @@ class VolumeImpl final : public Volume {
   int around_in_flight_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t around_done_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t around_flushed_ ABSL_GUARDED_BY(mu_) = 0;
+  // The sequential run the writes form (sequential_cutoff): where the last
+  // write ended and how long the run is.
+  uint64_t run_end_ ABSL_GUARDED_BY(mu_) = UINT64_MAX;
+  uint64_t run_bytes_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t writeback_bytes_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t writeback_batches_ ABSL_GUARDED_BY(mu_) = 0;
   // Epochs ended without a Flush/FUA (length limit, age, space, drain).

@@ -11,6 +11,11 @@
 // at once (WritebackAllowed). Switching the mode on drains first
 // (SetTunable), so that it takes effect at once.
 //
+// sequential_cutoff sends writes around the same way, in either mode, once
+// they continue a sequential run (each write starting where the previous one
+// ended) longer than the cutoff, as bcache does; the same "nothing dirty"
+// rule keeps ordered writeback's promise, so it needs no drain of its own.
+//
 // While a write is going around, writeback waits: a batch planned meanwhile
 // could otherwise reach the origin before the write and be overwritten by it
 // after its copy left the index (write_around_mode switched off mid-write).
@@ -24,12 +29,15 @@ namespace wb {
 bool VolumeImpl::TryWriteAround(uint64_t offset, absl::Span<const char> data,
                                 bool fua, absl::Status* status) {
   const uint32_t lbs = origin_->logical_block_size();
-  if (offset % lbs != 0 || data.size() % lbs != 0) return false;
   {
     absl::MutexLock l(&mu_);
-    if (tunables_.write_around_mode == 0 || nr_dirty_blocks_ != 0 || !failed_.ok()) {
-      return false;
-    }
+    run_bytes_ = offset == run_end_ ? run_bytes_ + data.size() : data.size();
+    run_end_ = offset + data.size();
+    bool sequential = tunables_.sequential_cutoff != 0 &&
+                      run_bytes_ > tunables_.sequential_cutoff;
+    if (tunables_.write_around_mode == 0 && !sequential) return false;
+    if (offset % lbs != 0 || data.size() % lbs != 0) return false;
+    if (nr_dirty_blocks_ != 0 || !failed_.ok()) return false;
     around_in_flight_++;
     for (uint64_t pos = offset; pos < offset + data.size();) {
       uint64_t block = pos / kBlockSize;

@@ -145,6 +145,38 @@ TEST_F(WriteAroundTest, SwitchingBackLogsWritesAgainAndTheModePersists) {
   ASSERT_TRUE(v->Close().ok());
 }
 
+TEST_F(WriteAroundTest, SequentialRunsPastTheCutoffBypassTheLogWhileNothingIsDirty) {
+  Format();
+  auto v = Open();
+  ASSERT_TRUE(v->SetTunable("sequential_cutoff", 64 << 10).ok());
+  std::string chunk = Pattern(16 << 10, 'q');
+  // The first 64 KiB of the run are an ordinary write-back stream.
+  for (uint64_t off = 0; off < (64 << 10); off += chunk.size()) {
+    ASSERT_TRUE(v->Write(off, chunk, false).ok());
+  }
+  EXPECT_EQ(v->GetStatus().nr_dirty_cache_blocks, 16u);
+  // Past the cutoff, but dirty data exists: the log still takes it.
+  ASSERT_TRUE(v->Write(64 << 10, chunk, false).ok());
+  EXPECT_EQ(v->GetStatus().nr_dirty_cache_blocks, 20u);
+  ASSERT_TRUE(v->DropCaches(nullptr).ok());
+  // Clean now: the run goes to the origin.
+  const uint64_t segments = v->GetStatus().current_id;
+  for (uint64_t off = 80 << 10; off < (160 << 10); off += chunk.size()) {
+    ASSERT_TRUE(v->Write(off, chunk, false).ok());
+    EXPECT_EQ(OriginAt(off, chunk.size()), chunk) << off;
+  }
+  EXPECT_EQ(v->GetStatus().nr_dirty_cache_blocks, 0u);
+  EXPECT_EQ(v->GetStatus().current_id, segments);
+  // A write elsewhere starts a new, short run: back to the log.
+  std::string other = Pattern(4096, 'r');
+  ASSERT_TRUE(v->Write(1 << 20, other, false).ok());
+  EXPECT_EQ(v->GetStatus().nr_dirty_cache_blocks, 1u);
+  std::string out(4096, 0);
+  ASSERT_TRUE(v->Read(1 << 20, absl::MakeSpan(out)).ok());
+  EXPECT_EQ(out, other);
+  ASSERT_TRUE(v->Close().ok());
+}
+
 TEST_F(WriteAroundTest, ConcurrentWritersReadTheirLastValue) {
   Format(/*origin_block_size=*/4096);
   auto v = Open();

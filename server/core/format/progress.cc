@@ -26,6 +26,7 @@ void ProgressRecord::EncodeTo(char* out) const {
   PutFixed32(out + 88, tunables.barrier_deadline_ms);
   PutFixed32(out + 92, tunables.writeback_mode);
   PutFixed32(out + 96, tunables.read_latency_target_ms);
+  PutFixed32(out + 100, tunables.sequential_cutoff);
   PutFixed32(out + 4, Crc32c(out + 8, kBlockSize - 8));
 }
 
@@ -56,6 +57,7 @@ absl::StatusOr<ProgressRecord> ProgressRecord::Decode(const char* block,
   r.tunables.barrier_deadline_ms = GetFixed32(block + 88);
   r.tunables.writeback_mode = GetFixed32(block + 92);
   r.tunables.read_latency_target_ms = GetFixed32(block + 96);
+  r.tunables.sequential_cutoff = GetFixed32(block + 100);
   return r;
 }
 
