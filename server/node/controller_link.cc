@@ -55,11 +55,15 @@ void ControllerLink::Stop() {
     if (session_ != nullptr) session_->TryCancel();
   }
   if (thread_.joinable()) thread_.join();
+  DropGrants();
+}
+
+void ControllerLink::DropGrants() {
+  lease_active_ = false;
   for (const auto& e : registry_->List()) {
     e->pacer().SetUnlimited();
     e->pacer().SetLeaseHeld(false);
   }
-  lease_active_ = false;
 }
 
 bool ControllerLink::Sleep(absl::Duration d) {
@@ -220,11 +224,7 @@ void ControllerLink::ExpireLease() {
     absl::MutexLock l(&mu_);
     if (!lease_active_ || absl::Now() < lease_until_) return;
   }
-  lease_active_ = false;
-  for (const auto& e : registry_->List()) {
-    e->pacer().SetUnlimited();
-    e->pacer().SetLeaseHeld(false);
-  }
+  DropGrants();
   Log("controller %s: lease lapsed without a renewal; writeback paced locally "
       "until the controller answers again",
       options_.target);

@@ -60,6 +60,8 @@ class ControllerLink {
   void ApplyGrants(const writeboost::v1::ControllerMessage& msg);
   // Drops the grants once their lease has run out.
   void ExpireLease();
+  // Every volume back to local pacing, no lease held.
+  void DropGrants();
   // Waits up to d; returns false when stopping.
   bool Sleep(absl::Duration d);
 

@@ -8,7 +8,7 @@ if [[ ! -x $WBCTL || ! -x $HELPER ]]; then
   exit 1
 fi
 for tool in python3 cmp truncate dd; do
-  command -v "$tool" >/dev/null || { echo "SKIP: $tool is missing"; exit 77; }
+  command -v "$tool" >/dev/null || { echo "FAIL: $tool is missing (scripts/install-deps.sh installs it)"; exit 1; }
 done
 
 # A real filesystem (not tmpfs): O_DIRECT and user xattrs must work.

@@ -8,8 +8,9 @@ set -euo pipefail
 : "${CONTROLLER:?set CONTROLLER to the writeboost-controller binary}"
 : "${WBCTL:?set WBCTL to the wbctl binary}"
 : "${FAKE_NODE:?set FAKE_NODE to the controller_fake_node binary}"
-command -v python3 >/dev/null || { echo "SKIP: python3 missing"; exit 77; }
-command -v openssl >/dev/null || { echo "SKIP: openssl missing (TLS certificates)"; exit 77; }
+for t in python3 openssl; do
+  command -v "$t" >/dev/null || { echo "FAIL: $t is missing (scripts/install-deps.sh installs it)"; exit 1; }
+done
 
 dir=$(mktemp -d /var/tmp/wbctl-controller-XXXXXX)
 pids=()

@@ -40,7 +40,7 @@ step() { echo "--- $(date +%T) $*"; }
 requires() {
   local t
   for t in "$@"; do
-    command -v "$t" >/dev/null || { echo "SKIP: $t is missing (scripts/install-deps.sh installs it)"; exit 77; }
+    command -v "$t" >/dev/null || { echo "FAIL: $t is missing (scripts/install-deps.sh installs it)"; exit 1; }
   done
 }
 

@@ -16,7 +16,7 @@ WB_LIFETIME=${WB_LIFETIME:-600}
 requires() {
   local t
   for t in "$@"; do
-    command -v "$t" >/dev/null || { echo "SKIP: $t is missing"; exit 77; }
+    command -v "$t" >/dev/null || { echo "FAIL: $t is missing (scripts/install-deps.sh installs it)"; exit 1; }
   done
 }
 requires nbdkit python3 timeout

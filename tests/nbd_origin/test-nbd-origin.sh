@@ -11,7 +11,7 @@ set -euo pipefail
 : "${WRITEBOOSTD:?set WRITEBOOSTD to the writeboostd binary}"
 : "${WBCTL:?set WBCTL to the wbctl binary}"
 for tool in nbdkit python3 cmp truncate dd; do
-  command -v "$tool" >/dev/null || { echo "SKIP: $tool is missing"; exit 77; }
+  command -v "$tool" >/dev/null || { echo "FAIL: $tool is missing (scripts/install-deps.sh installs it)"; exit 1; }
 done
 
 dir=$(mktemp -d /var/tmp/wb-nbd-origin-XXXXXX)

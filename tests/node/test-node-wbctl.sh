@@ -8,7 +8,7 @@ set -euo pipefail
 
 : "${WRITEBOOSTD:?set WRITEBOOSTD to the writeboostd binary}"
 : "${WBCTL:?set WBCTL to the wbctl binary}"
-command -v python3 >/dev/null || { echo "SKIP: python3 missing"; exit 77; }
+command -v python3 >/dev/null || { echo "FAIL: python3 is missing (scripts/install-deps.sh installs it)"; exit 1; }
 
 dir=$(mktemp -d /var/tmp/wbnode-wbctl-XXXXXX)
 pid=""
