@@ -98,6 +98,13 @@ void PrintStatus(const v1::VolumeStatus& st) {
   r.Add("read hit ratio", absl::StrFormat("%.1f%% (%u of %u)", h.Read(), h.read_hits, h.reads));
   r.Add("write hit ratio",
         absl::StrFormat("%.1f%% (%u of %u)", h.Write(), h.write_hits, h.writes));
+  const v1::ReadCacheStats& rc = st.read_cache();
+  r.Add("read cache",
+        absl::StrFormat("%s; %u blocks read from clean copies, %u staged, %u held now",
+                        rc.enabled() ? absl::StrFormat("staging runs up to %u blocks",
+                                                       rc.threshold())
+                                     : std::string("staging off"),
+                        rc.cache_hit_blocks(), rc.staged_blocks(), rc.clean_blocks()));
   r.Add("writeback rate",
         FormatSize(static_cast<uint64_t>(st.writeback_rate_bytes_per_second())) + "/s");
   r.Add("written back", FormatSize(st.writeback_bytes()));

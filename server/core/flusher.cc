@@ -144,7 +144,7 @@ void VolumeImpl::SubmitSegmentWrite(Segment* s) {
       uint32_t cb = DataBlock(*s, i);
       entries[i].origin_block = OriginOf(cb);
       entries[i].mask = MaskOf(cb);
-      entries[i].kind = EntryKind::kDirty;
+      entries[i].kind = IsClean(cb) ? EntryKind::kClean : EntryKind::kDirty;
     }
     durable = durable_through_;
     flags = s->starts_epoch ? kSegmentStartsEpoch : 0;

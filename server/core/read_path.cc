@@ -39,9 +39,15 @@ absl::Status VolumeImpl::Read(uint64_t offset, absl::Span<char> out) {
   const uint64_t end = offset + out.size();
   std::vector<Source> sources;
   std::vector<Segment*> pinned;
+  // Blocks this read fetches wholly from the origin, to stage (read_cache.cc).
+  std::vector<uint64_t> fills;
+  uint64_t around_seen = 0;
 
   {
     absl::MutexLock l(&mu_);
+    const bool cacheable = !ReadRunTooLong(offset, out.size()) &&
+                           tunables_.read_cache_threshold != 0;
+    around_seen = around_started_;
     for (uint64_t pos = offset; pos < end;) {
       uint64_t block = pos / kBlockSize;
       uint32_t first = (pos % kBlockSize) / kSectorSize;
@@ -52,9 +58,17 @@ absl::Status VolumeImpl::Read(uint64_t offset, absl::Span<char> out) {
       bool on_buffer = false;
       uint32_t cb = index_.Find(block);
       bool hit = cb != BlockIndex::kNone;
+      // The last block of an odd-sized origin is never staged: it is not a
+      // whole block in the caller's buffer.
+      if (!hit && cacheable && need == kFullSectorMask &&
+          geo_.ValidSectorMask(block) == kFullSectorMask) {
+        RegisterFill(block);
+        fills.push_back(block);
+      }
       for (; cb != BlockIndex::kNone && need != 0; cb = OlderOf(cb)) {
         uint8_t have = MaskOf(cb) & need;
         if (have == 0) continue;
+        if (IsClean(cb)) read_cache_hits_++;
         Segment* seg = SegmentOf(cb);
         if (pinned.empty() || pinned.back() != seg) {
           seg->pins++;
@@ -155,6 +169,13 @@ absl::Status VolumeImpl::Read(uint64_t offset, absl::Span<char> out) {
     std::memcpy(dst, block_buf.data() + src.sector * kSectorSize, bytes);
   }
   Unpin(pinned);
+  std::vector<const char*> fill_data;
+  if (result.ok()) {
+    for (uint64_t block : fills) {
+      fill_data.push_back(out.data() + (block * kBlockSize - offset));
+    }
+  }
+  StageFills(fills, fill_data, around_seen);
   return result;
 }
 
@@ -165,6 +186,11 @@ void VolumeImpl::Unpin(const std::vector<Segment*>& segs) {
   for (Segment* s : segs) {
     s->pins--;
     MaybeReleaseBuffer(s);
+    // A writer may be waiting to reuse a retained segment's ring blocks.
+    if (s->pins == 0 && s->state == Segment::State::kRetained) {
+      space_progress_++;
+      state_cv_.SignalAll();
+    }
     free_space |= s->pins == 0 && s->id <= progress_recorded_id_;
   }
   if (free_space) FreeWrittenBack();

@@ -96,6 +96,9 @@ struct VolumeStatus {
   double oldest_dirty_age_s = 0;    // age of the oldest data not on origin
   uint64_t dirty_epochs = 0;        // epochs not yet written back (backlog)
   uint64_t internal_epoch_cuts = 0; // epochs ended without a Flush/FUA
+  uint64_t read_cache_staged = 0;   // origin blocks staged by read caching
+  uint64_t read_cache_hits = 0;     // blocks read from clean copies
+  uint64_t clean_blocks = 0;        // clean copies now serving reads
   double writeback_rate_bps = 0;    // bytes/s written back, smoothed over ~5 s
   double origin_read_latency_ms = 0; // mean foreground origin read, last 0.5 s
   uint32_t origin_util_percent = 0;  // share of time foreground reads used it

@@ -4,6 +4,7 @@
 //   read_path.cc     Read
 //   flusher.cc       sealing, segment writes, device flushes (group commit)
 //   writeback.cc     epoch-ordered writeback and the progress record
+//   read_cache.cc    staging clean blocks and keeping written-back ones
 // docs/CORE.md describes the design; docs/FORMAT.md the bytes.
 //
 // Locking: one mutex, mu_, guards all state below marked GUARDED_BY. No I/O
@@ -41,7 +42,9 @@ struct RamBuffer {
 };
 
 struct Segment {
-  enum class State { kOpen, kSealed, kWriting, kWritten };
+  // kRetained: written back and its ring space free, but its clean blocks
+  // still serve reads until the head of the log reaches them (read_cache.cc).
+  enum class State { kOpen, kSealed, kWriting, kWritten, kRetained };
   uint64_t id = 0;
   uint64_t pos = 0;       // ring position of its first (metadata) block
   uint32_t nr_data = 0;   // data blocks (one per entry)
@@ -79,9 +82,13 @@ class VolumeImpl final : public Volume {
   absl::Status Close() override;
 
  private:
-  // ---- per-cache-block metadata: origin block (48 bits) | mask << 48 ----
+  // ---- per-cache-block metadata: origin block (48 bits) | mask << 48 |
+  //      clean << 56 ----
+  static constexpr uint64_t kCleanBit = uint64_t{1} << 56;
   uint64_t OriginOf(uint32_t cb) const { return block_meta_[cb] & kMaxOriginBlock; }
   uint8_t MaskOf(uint32_t cb) const { return static_cast<uint8_t>(block_meta_[cb] >> 48); }
+  // A clean copy equals the origin: never written back, dropped at will.
+  bool IsClean(uint32_t cb) const { return (block_meta_[cb] & kCleanBit) != 0; }
   uint32_t DataBlock(const Segment& s, uint32_t slot) const {
     return static_cast<uint32_t>(s.pos + geo_.meta_blocks + slot);
   }
@@ -96,6 +103,9 @@ class VolumeImpl final : public Volume {
   // ---- write path ----
   absl::Status CheckRange(uint64_t offset, uint64_t length) const;
   absl::StatusOr<Segment*> AcquireOpenSegment() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Opens a new segment at the head if a RAM buffer and ring room are free
+  // (evicting retained segments there); null otherwise. Never waits.
+  Segment* TryOpenSegment() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   bool RingHasRoom() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Waits until every segment with id <= id is durable on the cache.
   absl::Status WaitDurable(uint64_t id, bool fua) ABSL_LOCKS_EXCLUDED(mu_);
@@ -111,6 +121,41 @@ class VolumeImpl final : public Volume {
   bool TakeFlush(uint64_t* covers) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void SubmitFlush(uint64_t covers) ABSL_LOCKS_EXCLUDED(mu_);
   void Fail(const absl::Status& st) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  // ---- read cache (read_cache.cc) ----
+  // A block read wholly from the origin while the cache had no copy of it:
+  // registered before the origin read so that writes meanwhile void it.
+  struct ReadFill {
+    int readers = 0;
+    bool stale = false;  // a write touched the block since registration
+  };
+  // Whether a read continues a sequential run too long to cache; counts it.
+  bool ReadRunTooLong(uint64_t offset, uint64_t length)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void RegisterFill(uint64_t block) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // A write (of any kind) is about to change block: void fills of it.
+  void VoidFill(uint64_t block) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (!read_fills_.empty()) {
+      auto it = read_fills_.find(block);
+      if (it != read_fills_.end()) it->second.stale = true;
+    }
+  }
+  // Stages the blocks a read fetched from the origin as clean entries if no
+  // write touched them meanwhile; unregisters them either way. data holds
+  // block blocks[i] at data + i * kBlockSize.
+  void StageFills(const std::vector<uint64_t>& blocks,
+                  const std::vector<const char*>& data, uint64_t around_seen)
+      ABSL_LOCKS_EXCLUDED(mu_);
+  // Drops the clean copy at the head of block's chain, if any (a write is
+  // about to go around the cache).
+  void DropCleanCopy(uint64_t block) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // After writeback: the newest full copy stays as a clean copy for reads;
+  // anything else is forgotten. REQUIRES: cb's data is on the origin.
+  void RetireWrittenBack(uint32_t cb) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Frees retained segments lying in [pos, pos + blocks); false if one is
+  // pinned by a reader (the caller waits).
+  bool EvictRetained(uint64_t pos, uint64_t blocks)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   // ---- write-around (write_around.cc) ----
   // Writes straight to the origin when write_around_mode is on or the write
@@ -166,7 +211,17 @@ class VolumeImpl final : public Volume {
   absl::flat_hash_map<uint32_t, uint32_t> older_ ABSL_GUARDED_BY(mu_);
 
   std::map<uint64_t, std::unique_ptr<Segment>> segments_ ABSL_GUARDED_BY(mu_);  // by id
+  // Live and retained segments by ring position (reads look cbs up here).
   std::map<uint64_t, Segment*> by_pos_ ABSL_GUARDED_BY(mu_);
+  // Written-back segments whose clean blocks still serve reads, by position.
+  std::map<uint64_t, std::unique_ptr<Segment>> retained_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<uint64_t, ReadFill> read_fills_ ABSL_GUARDED_BY(mu_);
+  // The sequential run reads form (read_cache_threshold).
+  uint64_t read_run_end_ ABSL_GUARDED_BY(mu_) = UINT64_MAX;
+  uint64_t read_run_bytes_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t read_cache_staged_ ABSL_GUARDED_BY(mu_) = 0;  // blocks
+  uint64_t read_cache_hits_ ABSL_GUARDED_BY(mu_) = 0;    // clean blocks read
+  uint64_t clean_blocks_ ABSL_GUARDED_BY(mu_) = 0;       // clean copies indexed
   std::vector<std::unique_ptr<RamBuffer>> buffers_;
   std::vector<RamBuffer*> free_buffers_ ABSL_GUARDED_BY(mu_);
   Segment* open_ ABSL_GUARDED_BY(mu_) = nullptr;
@@ -214,6 +269,10 @@ class VolumeImpl final : public Volume {
   // Write-around (write_around.cc): origin writes in flight, and the count
   // of those completed, and of those the last origin flush covered.
   int around_in_flight_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t around_started_ ABSL_GUARDED_BY(mu_) = 0;
+  // A write wanted to go around but writeback's progress was not yet
+  // durable: write the progress record soon.
+  bool progress_wanted_ ABSL_GUARDED_BY(mu_) = false;
   uint64_t around_done_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t around_flushed_ ABSL_GUARDED_BY(mu_) = 0;
   // The sequential run the writes form (sequential_cutoff): where the last

@@ -69,6 +69,13 @@ void VolumeImpl::AddReplayedSegment(uint64_t pos, const SegmentHeader& h) {
     if (!EntryKindHasData(e.kind)) continue;
     uint32_t cb = DataBlock(*seg, seg->nr_data++);
     block_meta_[cb] = e.origin_block | (uint64_t{e.mask} << 48);
+    // The read cache does not survive a restart (read_cache.cc): a clean
+    // copy keeps its slot but is never indexed.
+    if (e.kind == EntryKind::kClean) {
+      block_meta_[cb] |= kCleanBit;
+      continue;
+    }
+    nr_dirty_blocks_++;
     uint32_t cur = index_.Find(e.origin_block);
     if (cur != BlockIndex::kNone &&
         e.mask != geo_.ValidSectorMask(e.origin_block)) {
@@ -76,7 +83,6 @@ void VolumeImpl::AddReplayedSegment(uint64_t pos, const SegmentHeader& h) {
     }
     index_.Put(e.origin_block, cb);
   }
-  nr_dirty_blocks_ += seg->nr_data;
   by_pos_[pos] = seg.get();
   segments_[h.id] = std::move(seg);
 }
@@ -178,7 +184,8 @@ VolumeStatus VolumeImpl::GetStatus() {
                    older_.capacity() * (sizeof(uint32_t) * 2 + 1) +
                    geo_.ring_blocks * sizeof(uint64_t);
   auto oldest = segments_.upper_bound(last_writeback_id_);
-  if (oldest != segments_.end()) {
+  // Segments holding only staged reads are nothing to recover.
+  if (oldest != segments_.end() && nr_dirty_blocks_ > 0) {
     st.oldest_dirty_age_s =
         absl::ToDoubleSeconds(absl::Now() - oldest->second->created);
   }
@@ -186,6 +193,9 @@ VolumeStatus VolumeImpl::GetStatus() {
     st.dirty_epochs += it == oldest || it->second->starts_epoch;
   }
   st.internal_epoch_cuts = internal_epoch_cuts_;
+  st.read_cache_staged = read_cache_staged_;
+  st.read_cache_hits = read_cache_hits_;
+  st.clean_blocks = clean_blocks_;
   st.writeback_rate_bps = writeback_rate_bps_;
   st.origin_read_latency_ms = origin_read_latency_ms_;
   st.origin_util_percent = origin_util_percent_;

@@ -38,9 +38,19 @@ bool VolumeImpl::TryWriteAround(uint64_t offset, absl::Span<const char> data,
     if (tunables_.write_around_mode == 0 && !sequential) return false;
     if (offset % lbs != 0 || data.size() % lbs != 0) return false;
     if (nr_dirty_blocks_ != 0 || !failed_.ok()) return false;
+    // Written-back segments replay as dirty until the progress record says
+    // otherwise; a crash before then would land them on top of this write.
+    if (last_writeback_id_ > progress_recorded_id_) {
+      progress_wanted_ = true;
+      wb_cv_.Signal();
+      return false;
+    }
     around_in_flight_++;
+    around_started_++;
     for (uint64_t pos = offset; pos < offset + data.size();) {
       uint64_t block = pos / kBlockSize;
+      VoidFill(block);
+      DropCleanCopy(block);
       uint64_t next = std::min<uint64_t>((block + 1) * kBlockSize, offset + data.size());
       bool full = pos % kBlockSize == 0 && next - pos == kBlockSize;
       stat_[StatIndex(true, false, false, full)]++;

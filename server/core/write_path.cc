@@ -45,25 +45,7 @@ absl::StatusOr<Segment*> VolumeImpl::AcquireOpenSegment() {
       break;
     }
     if (open_ != nullptr && open_->nr_data < geo_.max_data_blocks) break;
-    if (open_ == nullptr && !free_buffers_.empty() && RingHasRoom()) {
-      auto seg = std::make_unique<Segment>();
-      seg->id = next_id_++;
-      seg->pos = head_pos_;
-      seg->buf = free_buffers_.back();
-      free_buffers_.pop_back();
-      seg->created = absl::Now();
-      if (next_starts_epoch_ || epoch_len_ >= tunables_.nr_max_batched_writeback) {
-        if (!next_starts_epoch_) internal_epoch_cuts_++;
-        seg->starts_epoch = true;
-        epoch_len_ = 0;
-        next_starts_epoch_ = false;
-      }
-      epoch_len_++;
-      open_ = seg.get();
-      by_pos_[seg->pos] = seg.get();
-      segments_[seg->id] = std::move(seg);
-      break;
-    }
+    if (open_ == nullptr && TryOpenSegment() != nullptr) break;
     // The log or the RAM buffers are full: wait for the flusher or for
     // writeback, failing only when nothing has moved for io_timeout.
     if (!waiting) {
@@ -89,6 +71,30 @@ absl::StatusOr<Segment*> VolumeImpl::AcquireOpenSegment() {
   }
   if (waiting) writers_waiting_--;
   if (!result.ok()) return result;
+  return open_;
+}
+
+Segment* VolumeImpl::TryOpenSegment() {
+  if (open_ != nullptr || free_buffers_.empty() || !RingHasRoom() ||
+      !EvictRetained(head_pos_, geo_.seg_blocks)) {
+    return nullptr;
+  }
+  auto seg = std::make_unique<Segment>();
+  seg->id = next_id_++;
+  seg->pos = head_pos_;
+  seg->buf = free_buffers_.back();
+  free_buffers_.pop_back();
+  seg->created = absl::Now();
+  if (next_starts_epoch_ || epoch_len_ >= tunables_.nr_max_batched_writeback) {
+    if (!next_starts_epoch_) internal_epoch_cuts_++;
+    seg->starts_epoch = true;
+    epoch_len_ = 0;
+    next_starts_epoch_ = false;
+  }
+  epoch_len_++;
+  open_ = seg.get();
+  by_pos_[seg->pos] = seg.get();
+  segments_[seg->id] = std::move(seg);
   return open_;
 }
 
@@ -129,6 +135,12 @@ absl::Status VolumeImpl::Write(uint64_t offset, absl::Span<const char> data,
         uint32_t slot;
         if (it != seg->buf->slot_of.end()) {
           slot = it->second;  // overwrite in place inside the open buffer
+          uint32_t cb = DataBlock(*seg, slot);
+          if (IsClean(cb)) {  // a staged read becomes this write's copy
+            block_meta_[cb] &= ~kCleanBit;
+            clean_blocks_--;
+            nr_dirty_blocks_++;
+          }
           stat_[StatIndex(true, true, true, full)]++;
         } else {
           if (seg->nr_data == geo_.max_data_blocks) break;
@@ -141,6 +153,8 @@ absl::Status VolumeImpl::Write(uint64_t offset, absl::Span<const char> data,
           if (!full) std::memset(SlotData(*seg, slot), 0, kBlockSize);
           uint32_t cur = index_.Find(block);
           if (cur != BlockIndex::kNone) older_[cb] = cur;
+          if (cur != BlockIndex::kNone && IsClean(cur)) clean_blocks_--;
+          VoidFill(block);
           index_.Put(block, cb);
           nr_dirty_blocks_++;
           stat_[StatIndex(true, cur != BlockIndex::kNone, false, full)]++;

@@ -194,6 +194,10 @@ absl::Status VolumeImpl::RunBatch(Batch* batch, absl::FunctionRef<void()> while_
     const char* data = seg.data() + uint64_t{geo_.meta_blocks} * kBlockSize;
     for (const SegmentEntry& e : h->entries) {
       if (!EntryKindHasData(e.kind)) continue;  // no data block of its own
+      if (e.kind == EntryKind::kClean) {  // equal to the origin already
+        data += kBlockSize;
+        continue;
+      }
       if (Crc32c(data, kBlockSize) != e.data_crc) {
         return absl::DataLossError(absl::StrFormat(
             "segment %u: data of origin block %u does not match its checksum",
@@ -349,7 +353,10 @@ void VolumeImpl::FreeWrittenBack() {
   while (!segments_.empty()) {
     Segment* s = segments_.begin()->second.get();
     if (s->id > limit || s->pins > 0 || s->buf != nullptr) break;
-    by_pos_.erase(s->pos);
+    // Its ring space is free now; its clean blocks serve reads until the
+    // head reaches them (read_cache.cc).
+    s->state = Segment::State::kRetained;
+    retained_[s->pos] = std::move(segments_.begin()->second);
     segments_.erase(segments_.begin());
     freed = true;
   }
@@ -397,8 +404,9 @@ void VolumeImpl::WritebackLoop() {
     bool urgent = writers_waiting_ > 0 || drop_requests_ > 0 ||
                   LowOnSpace();
     if (last_writeback_id_ > progress_recorded_id_ &&
-        (urgent || now - last_progress_write_ >=
+        (urgent || progress_wanted_ || now - last_progress_write_ >=
                        absl::Seconds(tunables_.update_sb_record_interval))) {
+      progress_wanted_ = false;
       mu_.Unlock();
       WriteProgress().IgnoreError();  // failure is recorded in failed_
       mu_.Lock();
@@ -458,8 +466,11 @@ void VolumeImpl::WritebackLoop() {
     backoff = absl::Milliseconds(100);
     for (const auto& s : batch.segs) {
       Segment* seg = segments_.at(s.id).get();
-      for (uint32_t i = 0; i < s.nr_data; i++) ForgetCopy(DataBlock(*seg, i));
-      nr_dirty_blocks_ -= s.nr_data;
+      for (uint32_t i = 0; i < s.nr_data; i++) {
+        uint32_t cb = DataBlock(*seg, i);
+        if (!IsClean(cb)) nr_dirty_blocks_--;
+        RetireWrittenBack(cb);
+      }
     }
     last_writeback_id_ = batch.segs.back().id;
     writeback_bytes_ += batch.bytes;

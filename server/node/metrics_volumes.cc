@@ -53,6 +53,15 @@ constexpr MetricDef kWritebackBytes = {
 constexpr MetricDef kWritebackBatches = {
     "writeboost_writeback_batches_total", kCounter,
     "Writeback batches (sorted, merged runs of segments) since open."};
+constexpr MetricDef kReadCacheStaged = {
+    "writeboost_read_cache_staged_blocks_total", kCounter,
+    "4 KiB blocks that read misses staged into the cache as clean copies, since open."};
+constexpr MetricDef kReadCacheHits = {
+    "writeboost_read_cache_hit_blocks_total", kCounter,
+    "4 KiB blocks read from clean copies (staged reads, written-back blocks), since open."};
+constexpr MetricDef kCleanBlocks = {
+    "writeboost_clean_blocks", kGauge,
+    "Clean 4 KiB copies the cache holds for reads (lost on restart)."};
 constexpr MetricDef kDeviceErrors = {
     "writeboost_device_errors_total", kCounter,
     "Failed device operations since open, by device (cache, origin) and kind (io: an I/O "
@@ -131,6 +140,9 @@ void AddStatus(const std::string& volume, const VolumeStatus& st, FamilySet* out
   add(kEpochCuts, static_cast<double>(st.internal_epoch_cuts));
   add(kWritebackBytes, static_cast<double>(st.writeback_bytes));
   add(kWritebackBatches, static_cast<double>(st.writeback_batches));
+  add(kReadCacheStaged, static_cast<double>(st.read_cache_staged));
+  add(kReadCacheHits, static_cast<double>(st.read_cache_hits));
+  add(kCleanBlocks, static_cast<double>(st.clean_blocks));
   auto error = [&](const char* device, const char* kind, uint64_t n) {
     out->Add(kDeviceErrors, {{"volume", volume}, {"device", device}, {"kind", kind}},
              static_cast<double>(n));

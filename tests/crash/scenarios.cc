@@ -136,6 +136,45 @@ std::vector<Scenario> MakeScenarios() {
   s.plant_every = 2;
   s.run = RunCrashChain;
   all.push_back(s);
+
+  s = {};
+  s.name = "around";
+  s.what = "sequential bypass: writes longer than the cutoff reach the "
+           "origin directly whenever nothing is dirty, between writeback "
+           "batches whose progress record may not be durable yet";
+  s.default_cuts = 1000;
+  s.rig = SmallWritebackRig();
+  s.rig.tunables.update_sb_record_interval = 5;  // progress lags writeback
+  // Multi-block writes exceed the cutoff and go around whenever writeback
+  // has drained everything; the others take the log.
+  s.rig.tunables.sequential_cutoff = 4096;
+  s.work.fua = 15;
+  s.points = {{"origin.flush.after", 0.2}, {"origin.write.after", 0.05},
+              {"cache.flush.after", 0.1}, {"cache.progress-write.after", 0.3}};
+  s.cut_after_op = 0.02;
+  s.cuts_per_run = 80;
+  s.drop_check_every = 8;
+  s.run = RunWorkloadWithCuts;
+  all.push_back(s);
+
+  s = {};
+  s.name = "read_cache";
+  s.what = "read caching on: reads stage clean copies into the log and "
+           "written-back blocks stay cached while two threads write, read "
+           "and write back";
+  s.default_cuts = 1000;
+  s.rig = SmallWritebackRig();
+  s.rig.tunables.read_cache_threshold = 8;
+  s.work.threads = 2;
+  s.work.read = 35;
+  s.points = {{"cache.segment-write.after", 0.05},
+              {"cache.flush.after", 0.2}, {"origin.flush.after", 0.2},
+              {"cache.progress-write.after", 0.2}};
+  s.random_every = absl::Milliseconds(1);
+  s.cuts_per_run = 80;
+  s.drop_check_every = 8;
+  s.run = RunWorkloadWithCuts;
+  all.push_back(s);
   return all;
 }
 

@@ -12,6 +12,7 @@ namespace wb {
 inline constexpr uint32_t kFormatVersion = 1;
 inline constexpr uint32_t kBlockSize = 4096;
 inline constexpr uint32_t kSectorsPerBlock = 8;
+inline constexpr uint8_t kFullSectorMask = 0xFF;
 inline constexpr uint64_t kSuperblockBlock = 0;
 inline constexpr uint64_t kProgressBlock[2] = {1, 2};
 inline constexpr uint64_t kRingStartBlock = 256;
