@@ -105,6 +105,9 @@ void PrintStatus(const v1::VolumeStatus& st) {
                                                        rc.threshold())
                                      : std::string("staging off"),
                         rc.cache_hit_blocks(), rc.staged_blocks(), rc.clean_blocks()));
+  r.Add("zeroes and trims",
+        absl::StrFormat("%u blocks zeroed, %u trimmed (%u discarded on the origin)",
+                        st.zero_blocks(), st.trim_blocks(), st.discarded_blocks()));
   r.Add("writeback rate",
         FormatSize(static_cast<uint64_t>(st.writeback_rate_bytes_per_second())) + "/s");
   r.Add("written back", FormatSize(st.writeback_bytes()));

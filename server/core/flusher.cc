@@ -51,7 +51,7 @@ void VolumeImpl::FlusherLoop() {
     if (tunables_.sync_data_interval > 0 &&
         now - last_sync >= absl::Seconds(tunables_.sync_data_interval)) {
       last_sync = now;
-      if (open_ != nullptr && open_->nr_data > 0) {
+      if (open_ != nullptr && !SegmentEmpty(*open_)) {
         uint64_t id = open_->id;
         Seal(open_);
         flush_wanted_through_ = std::max(flush_wanted_through_, id);
@@ -135,16 +135,27 @@ void VolumeImpl::SubmitFlush(uint64_t covers) {
 
 void VolumeImpl::SubmitSegmentWrite(Segment* s) {
   // The segment is kWriting with no writers: its buffer is stable.
-  std::vector<SegmentEntry> entries(s->nr_data);
+  std::vector<SegmentEntry> entries;
   uint64_t durable;
   uint16_t flags;
   {
     absl::MutexLock l(&mu_);
+    entries.resize(s->nr_data + s->virtual_cbs.size());
     for (uint32_t i = 0; i < s->nr_data; i++) {
       uint32_t cb = DataBlock(*s, i);
       entries[i].origin_block = OriginOf(cb);
       entries[i].mask = MaskOf(cb);
       entries[i].kind = IsClean(cb) ? EntryKind::kClean : EntryKind::kDirty;
+    }
+    // ZERO and TRIM entries after the data ones: each is newer than any data
+    // entry of its block in this segment (zero_trim.cc).
+    for (size_t i = 0; i < s->virtual_cbs.size(); i++) {
+      uint32_t cb = s->virtual_cbs[i];
+      SegmentEntry& e = entries[s->nr_data + i];
+      e.origin_block = OriginOf(cb);
+      e.mask = MaskOf(cb);
+      e.kind = (block_meta_[cb] & kTrimBit) ? EntryKind::kTrim : EntryKind::kZero;
+      e.aux = 1;  // a run of one block
     }
     durable = durable_through_;
     flags = s->starts_epoch ? kSegmentStartsEpoch : 0;

@@ -54,7 +54,7 @@ void VolumeImpl::StageFills(const std::vector<uint64_t>& blocks,
       continue;
     }
     Segment* seg = open_;
-    if (seg == nullptr || seg->nr_data == geo_.max_data_blocks) {
+    if (seg == nullptr || SegmentFull(*seg)) {
       seg = TryOpenSegment();
       if (seg == nullptr) continue;  // the log is busy: unregister the rest
     }
@@ -69,7 +69,7 @@ void VolumeImpl::StageFills(const std::vector<uint64_t>& blocks,
     index_.Put(block, cb);
     clean_blocks_++;
     read_cache_staged_++;
-    if (seg->nr_data == geo_.max_data_blocks) Seal(seg);
+    if (SegmentFull(*seg)) Seal(seg);
   }
 }
 

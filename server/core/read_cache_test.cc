@@ -166,7 +166,9 @@ TEST_F(ReadCacheTest, WrittenBackBlocksKeepServingReadsUntilTheRingReusesThem) {
   std::string e = Fill(64 * 1024, 'e');
   for (uint64_t n = 0; n < 3 * kCacheSize; n += e.size()) {
     ASSERT_TRUE(v->Write((1 << 20) + n % (4 << 20), e, false).ok());
-    if (n % (1 << 20) == 0) ASSERT_TRUE(v->SendMessage("drop_caches").ok());
+    if (n % (1 << 20) == 0) {
+      ASSERT_TRUE(v->SendMessage("drop_caches").ok());
+    }
   }
   ASSERT_TRUE(v->SendMessage("drop_caches").ok());
   std::string got = ReadAt(*v, 0, 4096);
@@ -231,7 +233,9 @@ void RaceReadersAndWriters(Volume* v, bool fua_some) {
     ASSERT_TRUE(v->Read(block * 4096, absl::MakeSpan(out)).ok());
     if (out != data) stale++;
     // Make blocks uncached again now and then, so that reads miss.
-    if (i % 100 == 99) ASSERT_TRUE(v->SendMessage("drop_caches").ok());
+    if (i % 100 == 99) {
+      ASSERT_TRUE(v->SendMessage("drop_caches").ok());
+    }
   }
   stop = true;
   for (auto& th : readers) th.join();

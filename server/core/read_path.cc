@@ -26,9 +26,10 @@ struct Source {
   uint64_t block;   // origin block
   uint32_t sector;  // first sector within the block
   uint32_t sectors;
-  Segment* seg;     // null: the origin
+  Segment* seg;     // null: the origin, or zeroes
   uint32_t cb;
   bool ram;
+  bool zero = false;  // a ZERO or TRIM entry: reads as zeroes
 };
 
 }  // namespace
@@ -68,6 +69,17 @@ absl::Status VolumeImpl::Read(uint64_t offset, absl::Span<char> out) {
       for (; cb != BlockIndex::kNone && need != 0; cb = OlderOf(cb)) {
         uint8_t have = MaskOf(cb) & need;
         if (have == 0) continue;
+        if (IsVirtual(cb)) {  // no data anywhere: zeroes
+          for (uint32_t i = 0; i < kSectorsPerBlock; i++) {
+            if (!(have & (1u << i))) continue;
+            uint32_t j = i;
+            while (j + 1 < kSectorsPerBlock && (have & (1u << (j + 1)))) j++;
+            sources.push_back({block, i, j - i + 1, nullptr, cb, false, true});
+            i = j;
+          }
+          need &= ~have;
+          continue;
+        }
         if (IsClean(cb)) read_cache_hits_++;
         Segment* seg = SegmentOf(cb);
         if (pinned.empty() || pinned.back() != seg) {
@@ -89,7 +101,7 @@ absl::Status VolumeImpl::Read(uint64_t offset, absl::Span<char> out) {
         if (!(need & (1u << i))) continue;
         uint32_t j = i;
         while (j + 1 < kSectorsPerBlock && (need & (1u << (j + 1)))) j++;
-        sources.push_back({block, i, j - i + 1, nullptr, 0, false});
+        sources.push_back({block, i, j - i + 1, nullptr, 0, false, false});
         i = j;
       }
       stat_[StatIndex(false, hit, on_buffer,
@@ -107,6 +119,10 @@ absl::Status VolumeImpl::Read(uint64_t offset, absl::Span<char> out) {
     char* dst = out.data() + (src.block * kBlockSize +
                               src.sector * kSectorSize - offset);
     uint64_t bytes = uint64_t{src.sectors} * kSectorSize;
+    if (src.zero) {
+      std::memset(dst, 0, bytes);
+      continue;
+    }
     if (src.seg == nullptr) {
       // Merge neighbouring origin runs into one read.
       size_t j = i;
@@ -114,6 +130,7 @@ absl::Status VolumeImpl::Read(uint64_t offset, absl::Span<char> out) {
         return x.block * kBlockSize + x.sector * kSectorSize;
       };
       while (j + 1 < sources.size() && sources[j + 1].seg == nullptr &&
+             !sources[j + 1].zero &&
              addr(sources[j + 1]) == addr(src) + bytes) {
         bytes += uint64_t{sources[j + 1].sectors} * kSectorSize;
         j++;

@@ -99,6 +99,9 @@ struct VolumeStatus {
   uint64_t read_cache_staged = 0;   // origin blocks staged by read caching
   uint64_t read_cache_hits = 0;     // blocks read from clean copies
   uint64_t clean_blocks = 0;        // clean copies now serving reads
+  uint64_t zero_blocks = 0;         // blocks WriteZeroes recorded as ZERO entries
+  uint64_t trim_blocks = 0;         // blocks Trim recorded as TRIM entries
+  uint64_t discarded_blocks = 0;    // trimmed blocks discarded on the origin
   double writeback_rate_bps = 0;    // bytes/s written back, smoothed over ~5 s
   double origin_read_latency_ms = 0; // mean foreground origin read, last 0.5 s
   uint32_t origin_util_percent = 0;  // share of time foreground reads used it

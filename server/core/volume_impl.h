@@ -5,6 +5,7 @@
 //   flusher.cc       sealing, segment writes, device flushes (group commit)
 //   writeback.cc     epoch-ordered writeback and the progress record
 //   read_cache.cc    staging clean blocks and keeping written-back ones
+//   zero_trim.cc     WriteZeroes and Trim as ZERO and TRIM log entries
 // docs/CORE.md describes the design; docs/FORMAT.md the bytes.
 //
 // Locking: one mutex, mu_, guards all state below marked GUARDED_BY. No I/O
@@ -13,6 +14,7 @@
 #ifndef WRITEBOOST_CORE_VOLUME_IMPL_H_
 #define WRITEBOOST_CORE_VOLUME_IMPL_H_
 
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <cstdint>
@@ -47,7 +49,11 @@ struct Segment {
   enum class State { kOpen, kSealed, kWriting, kWritten, kRetained };
   uint64_t id = 0;
   uint64_t pos = 0;       // ring position of its first (metadata) block
-  uint32_t nr_data = 0;   // data blocks (one per entry)
+  uint32_t nr_data = 0;   // data blocks (one per data entry)
+  // ZERO and TRIM entries (no data block): their virtual cache blocks, in
+  // the order recorded. They follow the data entries on disk, so none of
+  // them may be older than a data entry of the same block in this segment.
+  std::vector<uint32_t> virtual_cbs;
   bool starts_epoch = false;
   State state = State::kOpen;
   RamBuffer* buf = nullptr;  // set while its data is in RAM
@@ -83,8 +89,16 @@ class VolumeImpl final : public Volume {
 
  private:
   // ---- per-cache-block metadata: origin block (48 bits) | mask << 48 |
-  //      clean << 56 ----
+  //      clean << 56 | trim << 57 ----
+  // Cache blocks [0, ring_blocks) are ring blocks holding data; blocks from
+  // ring_blocks on are virtual: ZERO or TRIM entries, which read as zeroes.
   static constexpr uint64_t kCleanBit = uint64_t{1} << 56;
+  static constexpr uint64_t kTrimBit = uint64_t{1} << 57;
+  bool IsVirtual(uint32_t cb) const { return cb >= geo_.ring_blocks; }
+  // How many virtual cache blocks there may be: one per ring block.
+  uint64_t MaxVirtual() const {
+    return std::min<uint64_t>(geo_.ring_blocks, UINT32_MAX - 1 - geo_.ring_blocks);
+  }
   uint64_t OriginOf(uint32_t cb) const { return block_meta_[cb] & kMaxOriginBlock; }
   uint8_t MaskOf(uint32_t cb) const { return static_cast<uint8_t>(block_meta_[cb] >> 48); }
   // A clean copy equals the origin: never written back, dropped at will.
@@ -107,6 +121,15 @@ class VolumeImpl final : public Volume {
   // (evicting retained segments there); null otherwise. Never waits.
   Segment* TryOpenSegment() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   bool RingHasRoom() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  bool SegmentEmpty(const Segment& s) const {
+    return s.nr_data == 0 && s.virtual_cbs.empty();
+  }
+  // No room for another data entry (or, with virtual, another entry).
+  bool SegmentFull(const Segment& s, bool virtual_entry = false) const {
+    uint64_t entries = s.nr_data + s.virtual_cbs.size();
+    return entries == geo_.max_entries ||
+           (!virtual_entry && s.nr_data == geo_.max_data_blocks);
+  }
   // Waits until every segment with id <= id is durable on the cache.
   absl::Status WaitDurable(uint64_t id, bool fua) ABSL_LOCKS_EXCLUDED(mu_);
 
@@ -156,6 +179,19 @@ class VolumeImpl final : public Volume {
   // pinned by a reader (the caller waits).
   bool EvictRetained(uint64_t pos, uint64_t blocks)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  // ---- ZERO and TRIM entries (zero_trim.cc) ----
+  // Records whole blocks [first, first + count) as zeroed (or trimmed) in
+  // the log; returns how many it recorded before running out of virtual
+  // cache blocks, and the id of the last segment used in *last_id.
+  absl::StatusOr<uint64_t> RecordZeroBlocks(uint64_t first, uint64_t count,
+                                            bool trim, uint64_t* last_id)
+      ABSL_LOCKS_EXCLUDED(mu_);
+  // A virtual cache block for origin block `block`, or kNone when all are
+  // in use.
+  uint32_t AllocVirtual(uint64_t block, bool trim) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Returns the virtual blocks of a segment whose ring space is freed.
+  void FreeVirtual(Segment* s) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   // ---- write-around (write_around.cc) ----
   // Writes straight to the origin when write_around_mode is on or the write
@@ -222,6 +258,15 @@ class VolumeImpl final : public Volume {
   uint64_t read_cache_staged_ ABSL_GUARDED_BY(mu_) = 0;  // blocks
   uint64_t read_cache_hits_ ABSL_GUARDED_BY(mu_) = 0;    // clean blocks read
   uint64_t clean_blocks_ ABSL_GUARDED_BY(mu_) = 0;       // clean copies indexed
+  // Virtual cache blocks (ZERO/TRIM entries): free ids, and the next never
+  // used one. An id returns to the free list only once the progress record
+  // covers its segment, so replay never needs more than exist.
+  std::vector<uint32_t> free_virtual_ ABSL_GUARDED_BY(mu_);
+  uint32_t next_virtual_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t zero_blocks_ ABSL_GUARDED_BY(mu_) = 0;      // recorded as ZERO
+  uint64_t trim_blocks_ ABSL_GUARDED_BY(mu_) = 0;      // recorded as TRIM
+  uint64_t discarded_blocks_ ABSL_GUARDED_BY(mu_) = 0;  // trims passed to the origin
+  absl::Status replay_error_ ABSL_GUARDED_BY(mu_);  // AddReplayedSegment's
   std::vector<std::unique_ptr<RamBuffer>> buffers_;
   std::vector<RamBuffer*> free_buffers_ ABSL_GUARDED_BY(mu_);
   Segment* open_ ABSL_GUARDED_BY(mu_) = nullptr;

@@ -39,8 +39,10 @@ VolumeImpl::VolumeImpl(std::unique_ptr<Device> cache,
       sb_(head.sb),
       geo_(head.geo),
       index_([this](uint32_t cb) { return OriginOf(cb); }) {
+  // Ring blocks, then virtual blocks (zero_trim.cc); untouched pages of
+  // the calloc cost no memory.
   block_meta_ = static_cast<uint64_t*>(
-      std::calloc(geo_.ring_blocks, sizeof(uint64_t)));
+      std::calloc(geo_.ring_blocks + MaxVirtual(), sizeof(uint64_t)));
   uint64_t n = std::max<uint64_t>(2, options.rambuf_size / geo_.segment_size);
   for (uint64_t i = 0; i < n; i++) {
     buffers_.push_back(std::make_unique<RamBuffer>(geo_.segment_size));
@@ -48,6 +50,7 @@ VolumeImpl::VolumeImpl(std::unique_ptr<Device> cache,
   absl::MutexLock l(&mu_);
   for (auto& b : buffers_) free_buffers_.push_back(b.get());
   tunables_ = head.progress.tunables;
+  next_virtual_ = static_cast<uint32_t>(geo_.ring_blocks);
   progress_seq_ = head.progress.seq;
   last_writeback_id_ = progress_recorded_id_ = head.progress.last_writeback_id;
   gen_ = head.progress.gen;
@@ -66,6 +69,23 @@ void VolumeImpl::AddReplayedSegment(uint64_t pos, const SegmentHeader& h) {
   seg->state = Segment::State::kWritten;
   seg->created = absl::Now();
   for (const SegmentEntry& e : h.entries) {
+    if (e.kind == EntryKind::kZero || e.kind == EntryKind::kTrim) {
+      for (uint64_t b = e.origin_block; b < e.origin_block + std::max(1u, e.aux); b++) {
+        uint32_t vcb = AllocVirtual(b, e.kind == EntryKind::kTrim);
+        if (vcb == BlockIndex::kNone) {
+          // The writer never has more live than there are ids.
+          if (replay_error_.ok()) {
+            replay_error_ = absl::DataLossError(absl::StrFormat(
+                "segment %u holds more ZERO/TRIM blocks than the cache can index", h.id));
+          }
+          break;
+        }
+        seg->virtual_cbs.push_back(vcb);
+        index_.Put(b, vcb);
+        nr_dirty_blocks_++;
+      }
+      continue;
+    }
     if (!EntryKindHasData(e.kind)) continue;
     uint32_t cb = DataBlock(*seg, seg->nr_data++);
     block_meta_[cb] = e.origin_block | (uint64_t{e.mask} << 48);
@@ -97,6 +117,10 @@ absl::Status VolumeImpl::Recover() {
         AddReplayedSegment(pos, h);
       });
   if (!report.ok()) return report.status();
+  {
+    absl::MutexLock l(&mu_);
+    if (!replay_error_.ok()) return replay_error_;
+  }
   mu_.Lock();
   next_id_ = report->last_id + 1;
   head_pos_ = report->next_pos;
@@ -196,6 +220,9 @@ VolumeStatus VolumeImpl::GetStatus() {
   st.read_cache_staged = read_cache_staged_;
   st.read_cache_hits = read_cache_hits_;
   st.clean_blocks = clean_blocks_;
+  st.zero_blocks = zero_blocks_;
+  st.trim_blocks = trim_blocks_;
+  st.discarded_blocks = discarded_blocks_;
   st.writeback_rate_bps = writeback_rate_bps_;
   st.origin_read_latency_ms = origin_read_latency_ms_;
   st.origin_util_percent = origin_util_percent_;
@@ -255,7 +282,7 @@ absl::Status VolumeImpl::DropCaches(std::function<void(uint64_t)> progress) {
     bool drained = open_ == nullptr && last_writeback_id_ == next_id_ - 1 &&
                    progress_recorded_id_ == last_writeback_id_;
     if (drained) break;
-    if (open_ != nullptr && open_->nr_data > 0) {
+    if (open_ != nullptr && !SegmentEmpty(*open_)) {
       Seal(open_);
       if (!next_starts_epoch_) internal_epoch_cuts_++;
       next_starts_epoch_ = true;

@@ -1,5 +1,6 @@
 // The write path: copy into the open RAM buffer and return; FUA and Flush
 // wait for group commit (flusher.cc).
+#include <algorithm>
 #include <cstring>
 
 #include "absl/strings/str_format.h"
@@ -44,7 +45,7 @@ absl::StatusOr<Segment*> VolumeImpl::AcquireOpenSegment() {
       result = absl::UnavailableError("volume is closing");
       break;
     }
-    if (open_ != nullptr && open_->nr_data < geo_.max_data_blocks) break;
+    if (open_ != nullptr && !SegmentFull(*open_)) break;
     if (open_ == nullptr && TryOpenSegment() != nullptr) break;
     // The log or the RAM buffers are full: wait for the flusher or for
     // writeback, failing only when nothing has moved for io_timeout.
@@ -118,6 +119,10 @@ absl::Status VolumeImpl::Write(uint64_t offset, absl::Span<const char> data,
   while (pos < end) {
     pieces.clear();
     Segment* seg;
+    // The next block was zeroed by a virtual entry of this segment, which
+    // must stay newer than every data entry of it here: seal and go on in
+    // the next segment.
+    bool seal_first = false;
     {
       absl::MutexLock l(&mu_);
       absl::StatusOr<Segment*> acquired = AcquireOpenSegment();
@@ -143,7 +148,14 @@ absl::Status VolumeImpl::Write(uint64_t offset, absl::Span<const char> data,
           }
           stat_[StatIndex(true, true, true, full)]++;
         } else {
-          if (seg->nr_data == geo_.max_data_blocks) break;
+          if (SegmentFull(*seg)) break;
+          uint32_t cur = index_.Find(block);
+          if (cur != BlockIndex::kNone && IsVirtual(cur) &&
+              std::find(seg->virtual_cbs.begin(), seg->virtual_cbs.end(), cur) !=
+                  seg->virtual_cbs.end()) {
+            seal_first = true;
+            break;
+          }
           slot = seg->nr_data++;
           seg->buf->slot_of[block] = slot;
           uint32_t cb = DataBlock(*seg, slot);
@@ -151,7 +163,6 @@ absl::Status VolumeImpl::Write(uint64_t offset, absl::Span<const char> data,
           // Sectors outside a block's mask are zero on disk (and covered
           // by its checksum); a recycled slot still holds older bytes.
           if (!full) std::memset(SlotData(*seg, slot), 0, kBlockSize);
-          uint32_t cur = index_.Find(block);
           if (cur != BlockIndex::kNone) older_[cb] = cur;
           if (cur != BlockIndex::kNone && IsClean(cur)) clean_blocks_--;
           VoidFill(block);
@@ -178,8 +189,7 @@ absl::Status VolumeImpl::Write(uint64_t offset, absl::Span<const char> data,
       if (MaskOf(p.cb) == geo_.ValidSectorMask(block)) older_.erase(p.cb);
     }
     seg->writers--;
-    if (seg->state == Segment::State::kOpen &&
-        seg->nr_data == geo_.max_data_blocks) {
+    if (seg->state == Segment::State::kOpen && (SegmentFull(*seg) || seal_first)) {
       Seal(seg);
     } else if (seg->writers == 0 && seg->state == Segment::State::kSealed) {
       flusher_cv_.Signal();
@@ -241,37 +251,13 @@ absl::Status VolumeImpl::Flush() {
     absl::MutexLock l(&mu_);
     if (!failed_.ok()) return failed_;
     target = next_id_ - 1;
-    if (open_ != nullptr && open_->nr_data == 0) target = open_->id - 1;
+    if (open_ != nullptr && SegmentEmpty(*open_)) target = open_->id - 1;
     log_durable = target <= durable_through_;
   }
   if (!log_durable) {
     if (absl::Status s = WaitDurable(target, false); !s.ok()) return s;
   }
   return FlushWrittenAround();
-}
-
-absl::Status VolumeImpl::Trim(uint64_t offset, uint64_t length) {
-  // The contract allows a trimmed sector to keep the value it held just
-  // before the trim, so accepting the range without action is correct.
-  // Recording trims in the log and passing them to the origin is future
-  // work (the TRIM entry kind is reserved in the format).
-  return CheckRange(offset, length);
-}
-
-absl::Status VolumeImpl::WriteZeroes(uint64_t offset, uint64_t length,
-                                     bool fua) {
-  if (absl::Status s = CheckRange(offset, length); !s.ok()) return s;
-  static const std::vector<char> kZeros(1 << 20, 0);
-  for (uint64_t done = 0; done < length;) {
-    uint64_t n = std::min<uint64_t>(kZeros.size(), length - done);
-    bool last = done + n == length;
-    if (absl::Status s = Write(offset + done, {kZeros.data(), n}, fua && last);
-        !s.ok()) {
-      return s;
-    }
-    done += n;
-  }
-  return absl::OkStatus();
 }
 
 }  // namespace wb

@@ -25,6 +25,7 @@ struct VolumeImpl::Batch {
   std::vector<AlignedBuffer> bufs;
   uint32_t mode = kWritebackOrdered;  // the writeback_mode it was planned in
   uint64_t bytes = 0;
+  uint64_t discarded_blocks = 0;
 };
 
 void VolumeImpl::ForgetCopy(uint32_t cb) {
@@ -82,9 +83,10 @@ bool VolumeImpl::PlanBatch(uint64_t after, bool may_cut, Batch* batch) {
     for (; it != segments_.end(); ++it) {
       Segment* s = it->second.get();
       if (s->state != Segment::State::kWritten) break;
-      if (!batch->segs.empty() && blocks + s->nr_data > limit) break;
+      uint64_t n = s->nr_data + s->virtual_cbs.size();
+      if (!batch->segs.empty() && blocks + n > limit) break;
       batch->segs.push_back({s->id, s->pos, s->nr_data});
-      blocks += s->nr_data;
+      blocks += n;
     }
     return !batch->segs.empty();
   }
@@ -112,7 +114,8 @@ bool VolumeImpl::PlanBatch(uint64_t after, bool may_cut, Batch* batch) {
       break;
     }
     uint64_t epoch_blocks = 0;
-    for (Segment* s : epoch) epoch_blocks += s->nr_data;
+    // ZERO/TRIM entries count too: each stages a block at writeback.
+    for (Segment* s : epoch) epoch_blocks += s->nr_data + s->virtual_cbs.size();
     if (!batch->segs.empty() && blocks + epoch_blocks > limit) break;
     bool ready = true;
     for (Segment* s : epoch) ready &= s->state == Segment::State::kWritten;
@@ -130,6 +133,7 @@ struct Staged {
   uint64_t block;
   uint8_t mask;
   uint32_t slot;  // index into the staging buffer
+  bool discard;   // a trim: discard on the origin rather than write zeroes
 };
 
 }  // namespace
@@ -175,24 +179,46 @@ absl::Status VolumeImpl::ReadBatch(Batch* batch) {
 
 absl::Status VolumeImpl::RunBatch(Batch* batch, absl::FunctionRef<void()> while_writing) {
   // 1. Verify every checksum of the segments ReadBatch read, and stage the
-  //    last version of each block.
-  uint64_t total_data = 0;
-  for (const auto& s : batch->segs) total_data += s.nr_data;
+  //    last version of each block. ZERO and TRIM entries stage zeroes.
   const std::vector<AlignedBuffer>& seg_bufs = batch->bufs;
-  AlignedBuffer staging(std::max<uint64_t>(1, total_data) * kBlockSize);
-  absl::flat_hash_map<uint64_t, uint32_t> staged_of;
-  std::vector<Staged> staged;
+  std::vector<SegmentHeader> headers;
+  uint64_t most_staged = 0;
   for (size_t si = 0; si < batch->segs.size(); si++) {
     const auto& s = batch->segs[si];
-    const AlignedBuffer& seg = seg_bufs[si];
-    absl::StatusOr<SegmentHeader> h = DecodeSegmentMeta(seg.data(), geo_, sb_.uuid);
+    absl::StatusOr<SegmentHeader> h = DecodeSegmentMeta(seg_bufs[si].data(), geo_, sb_.uuid);
     if (!h.ok() || h->id != s.id || h->data_blocks != s.nr_data) {
       return absl::DataLossError(absl::StrFormat(
           "segment %u on the cache is corrupt: %s", s.id,
           h.ok() ? "unexpected header" : h.status().message()));
     }
-    const char* data = seg.data() + uint64_t{geo_.meta_blocks} * kBlockSize;
     for (const SegmentEntry& e : h->entries) {
+      most_staged += EntryKindHasData(e.kind) ? 1 : e.aux;
+    }
+    headers.push_back(std::move(*h));
+  }
+  AlignedBuffer staging(std::max<uint64_t>(1, most_staged) * kBlockSize);
+  absl::flat_hash_map<uint64_t, uint32_t> staged_of;
+  std::vector<Staged> staged;
+  auto stage = [&](uint64_t block) -> std::pair<Staged&, bool> {
+    auto [it, fresh] = staged_of.try_emplace(block, static_cast<uint32_t>(staged.size()));
+    if (fresh) staged.push_back({block, 0, it->second, false});
+    return {staged[it->second], fresh};
+  };
+  for (size_t si = 0; si < batch->segs.size(); si++) {
+    const SegmentHeader& h = headers[si];
+    const char* data = seg_bufs[si].data() + uint64_t{geo_.meta_blocks} * kBlockSize;
+    for (const SegmentEntry& e : h.entries) {
+      if (e.kind == EntryKind::kZero || e.kind == EntryKind::kTrim) {
+        for (uint64_t b = e.origin_block; b < e.origin_block + e.aux; b++) {
+          auto [st, fresh] = stage(b);
+          std::memset(staging.data() + uint64_t{st.slot} * kBlockSize, 0, kBlockSize);
+          st.mask = geo_.ValidSectorMask(b);
+          // A discard may leave the origin's old data: only right when
+          // nothing newer than that is in this batch (zero_trim.cc).
+          st.discard = e.kind == EntryKind::kTrim && fresh;
+        }
+        continue;
+      }
       if (!EntryKindHasData(e.kind)) continue;  // no data block of its own
       if (e.kind == EntryKind::kClean) {  // equal to the origin already
         data += kBlockSize;
@@ -201,13 +227,10 @@ absl::Status VolumeImpl::RunBatch(Batch* batch, absl::FunctionRef<void()> while_
       if (Crc32c(data, kBlockSize) != e.data_crc) {
         return absl::DataLossError(absl::StrFormat(
             "segment %u: data of origin block %u does not match its checksum",
-            s.id, e.origin_block));
+            h.id, e.origin_block));
       }
       // The last version of each sector within the batch wins.
-      auto [it, fresh] = staged_of.try_emplace(e.origin_block,
-                                               static_cast<uint32_t>(staged.size()));
-      if (fresh) staged.push_back({e.origin_block, 0, it->second});
-      Staged& st = staged[it->second];
+      Staged& st = stage(e.origin_block).first;
       char* dst = staging.data() + uint64_t{st.slot} * kBlockSize;
       for (uint32_t i = 0; i < kSectorsPerBlock; i++) {
         if (e.mask & (1u << i)) {
@@ -215,6 +238,7 @@ absl::Status VolumeImpl::RunBatch(Batch* batch, absl::FunctionRef<void()> while_
         }
       }
       st.mask |= e.mask;
+      st.discard = false;
       data += kBlockSize;
     }
   }
@@ -230,10 +254,27 @@ absl::Status VolumeImpl::RunBatch(Batch* batch, absl::FunctionRef<void()> while_
     const char* data;
   };
   std::vector<Run> runs;
+  std::vector<Run> discards;  // data unused
   std::vector<std::pair<size_t, uint8_t>> partial;  // (index in sorted, mask)
   constexpr uint64_t kMaxRun = 1 << 20;
+  uint64_t discard_blocks = 0;
+  uint64_t unwritten = 0;  // trimmed blocks: discarded or left alone
   for (size_t i = 0; i < staged.size(); i++) {
     char* dst = sorted.data() + i * kBlockSize;
+    // A discard that might leave old data would let the volume's content
+    // change under a reader after writeback: those trims write zeroes.
+    if (staged[i].discard && origin_->supports_discard() && origin_->discard_zeroes()) {
+      unwritten++;
+      uint64_t off = staged[i].block * kBlockSize;
+      uint64_t len = std::min<uint64_t>(kBlockSize, geo_.origin_size - off);
+      if (!discards.empty() && discards.back().offset + discards.back().length == off) {
+        discards.back().length += len;
+      } else {
+        discards.push_back({off, len, nullptr});
+      }
+      discard_blocks++;
+      continue;
+    }
     std::memcpy(dst, staging.data() + uint64_t{staged[i].slot} * kBlockSize,
                 kBlockSize);
     if (staged[i].mask != geo_.ValidSectorMask(staged[i].block)) {
@@ -298,6 +339,7 @@ absl::Status VolumeImpl::RunBatch(Batch* batch, absl::FunctionRef<void()> while_
       s = e;
     }
   }
+  for (const Run& d : discards) io_status.Update(origin_->Discard(d.offset, d.length));
   if (!io_status.ok()) {
     return absl::UnavailableError(
         absl::StrFormat("writing back to the origin: %s", io_status.message()));
@@ -307,7 +349,8 @@ absl::Status VolumeImpl::RunBatch(Batch* batch, absl::FunctionRef<void()> while_
     return absl::UnavailableError(
         absl::StrFormat("flushing the origin: %s", st.message()));
   }
-  batch->bytes = staged.size() * kBlockSize;
+  batch->bytes = (staged.size() - unwritten) * kBlockSize;
+  batch->discarded_blocks = discard_blocks;
   return absl::OkStatus();
 }
 
@@ -355,6 +398,7 @@ void VolumeImpl::FreeWrittenBack() {
     if (s->id > limit || s->pins > 0 || s->buf != nullptr) break;
     // Its ring space is free now; its clean blocks serve reads until the
     // head reaches them (read_cache.cc).
+    FreeVirtual(s);
     s->state = Segment::State::kRetained;
     retained_[s->pos] = std::move(segments_.begin()->second);
     segments_.erase(segments_.begin());
@@ -471,9 +515,14 @@ void VolumeImpl::WritebackLoop() {
         if (!IsClean(cb)) nr_dirty_blocks_--;
         RetireWrittenBack(cb);
       }
+      for (uint32_t vcb : seg->virtual_cbs) {  // freed with the segment
+        nr_dirty_blocks_--;
+        ForgetCopy(vcb);
+      }
     }
     last_writeback_id_ = batch.segs.back().id;
     writeback_bytes_ += batch.bytes;
+    discarded_blocks_ += batch.discarded_blocks;
     writeback_batches_++;
 #ifdef WB_MUTANT_reuse_before_progress
     FreeWrittenBack();

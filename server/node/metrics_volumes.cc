@@ -62,6 +62,11 @@ constexpr MetricDef kReadCacheHits = {
 constexpr MetricDef kCleanBlocks = {
     "writeboost_clean_blocks", kGauge,
     "Clean 4 KiB copies the cache holds for reads (lost on restart)."};
+constexpr MetricDef kZeroTrimBlocks = {
+    "writeboost_zero_trim_blocks_total", kCounter,
+    "4 KiB blocks of WriteZeroes (kind=zero) and Trim (kind=trim) recorded in the log as "
+    "ZERO and TRIM entries, and trimmed blocks discarded on the origin (kind=discard), since "
+    "open."};
 constexpr MetricDef kDeviceErrors = {
     "writeboost_device_errors_total", kCounter,
     "Failed device operations since open, by device (cache, origin) and kind (io: an I/O "
@@ -143,6 +148,10 @@ void AddStatus(const std::string& volume, const VolumeStatus& st, FamilySet* out
   add(kReadCacheStaged, static_cast<double>(st.read_cache_staged));
   add(kReadCacheHits, static_cast<double>(st.read_cache_hits));
   add(kCleanBlocks, static_cast<double>(st.clean_blocks));
+  for (auto [kind, n] : {std::pair<const char*, uint64_t>{"zero", st.zero_blocks},
+                         {"trim", st.trim_blocks}, {"discard", st.discarded_blocks}}) {
+    out->Add(kZeroTrimBlocks, {{"volume", volume}, {"kind", kind}}, static_cast<double>(n));
+  }
   auto error = [&](const char* device, const char* kind, uint64_t n) {
     out->Add(kDeviceErrors, {{"volume", volume}, {"device", device}, {"kind", kind}},
              static_cast<double>(n));

@@ -24,6 +24,7 @@ class PacedDevice : public Device {
   uint32_t logical_block_size() const override { return inner_->logical_block_size(); }
   std::string name() const override { return inner_->name(); }
   bool supports_discard() const override { return inner_->supports_discard(); }
+  bool discard_zeroes() const override { return inner_->discard_zeroes(); }
   void Submit(const IoRequest& req, IoCallback done) override;
 
  private:

@@ -66,6 +66,7 @@ class CutPointDevice final : public Device {
   }
   std::string name() const override { return inner_->name(); }
   bool supports_discard() const override { return inner_->supports_discard(); }
+  bool discard_zeroes() const override { return inner_->discard_zeroes(); }
   void Submit(const IoRequest& req, IoCallback done) override;
 
  private:

@@ -59,6 +59,9 @@ class Device {
   virtual std::string name() const = 0;
   // Whether kDiscard does anything; when false Discard completes OK at once.
   virtual bool supports_discard() const { return false; }
+  // Whether discarded bytes then read back as zeroes (a hole punched in a
+  // file does; a block device's or NBD server's discard need not).
+  virtual bool discard_zeroes() const { return false; }
 
   // Starts req; done(status) runs exactly once when it has completed.
   // REQUIRES: req.buf stays valid until done runs.

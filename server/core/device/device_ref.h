@@ -21,6 +21,7 @@ class DeviceRef final : public Device {
   }
   std::string name() const override { return target_->name(); }
   bool supports_discard() const override { return target_->supports_discard(); }
+  bool discard_zeroes() const override { return target_->discard_zeroes(); }
   void Submit(const IoRequest& req, IoCallback done) override {
     target_->Submit(req, std::move(done));
   }

@@ -147,6 +147,7 @@ absl::StatusOr<std::unique_ptr<FileDevice>> FileDevice::Open(
         direct ? QueueAttr(st.st_dev, "logical_block_size") : 0;
     geo.lbs = disk_lbs == 4096 ? 4096 : kSectorSize;
     geo.supports_discard = true;  // fallocate(PUNCH_HOLE).
+    geo.discard_zeroes = true;    // a hole reads as zeroes
   }
   if (options.logical_block_size != 0) {
     const uint32_t want = options.logical_block_size;
@@ -180,6 +181,7 @@ FileDevice::FileDevice(std::string path, int fd, bool direct,
       lbs_(geo.lbs),
       is_block_(geo.is_block),
       supports_discard_(geo.supports_discard),
+      discard_zeroes_(geo.discard_zeroes),
       queue_depth_(static_cast<unsigned>(queue_depth)) {}
 
 void FileDevice::StartRing(bool use_io_uring) {
@@ -320,7 +322,10 @@ void FileDevice::OnCompletion(Op* op, int res) {
     StartLocked(op);  // Same entry again; it still counts as in flight.
     return;
   }
-  if (res == -EOPNOTSUPP && r.op == IoOp::kDiscard) res = 0;  // Advisory.
+  if (res == -EOPNOTSUPP && r.op == IoOp::kDiscard) {
+    Finish(op, DiscardUnsupported(r));
+    return;
+  }
   if (res < 0) {
     Finish(op, IoError(r, -res));
     return;
@@ -396,6 +401,16 @@ absl::Status FileDevice::DoSync(const IoRequest& req) {
   return absl::OkStatus();
 }
 
+absl::Status FileDevice::DiscardUnsupported(const IoRequest& req) {
+  // Discard is advisory: a device that turns out not to take it keeps the
+  // old data, which the trim contract allows, unless the caller relied on
+  // discard_zeroes(); it no longer does, and this one call fails so that
+  // the caller can write zeroes instead.
+  if (!discard_zeroes_.exchange(false)) return absl::OkStatus();
+  return absl::UnavailableError(absl::StrFormat(
+      "%s: punching a hole is not supported here; trims will write zeroes", path_));
+}
+
 absl::Status FileDevice::DiscardSync(const IoRequest& req) {
   int ret;
   if (is_block_) {
@@ -406,9 +421,8 @@ absl::Status FileDevice::DiscardSync(const IoRequest& req) {
                       static_cast<off_t>(req.offset),
                       static_cast<off_t>(req.length));
   }
-  // Discard is advisory: a device that turns out not to take it keeps the
-  // old data, which the trim contract allows.
-  if (ret != 0 && errno != EOPNOTSUPP) return IoError(req, errno);
+  if (ret != 0 && errno == EOPNOTSUPP) return DiscardUnsupported(req);
+  if (ret != 0) return IoError(req, errno);
   return absl::OkStatus();
 }
 

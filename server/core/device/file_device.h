@@ -18,6 +18,7 @@
 #ifndef WRITEBOOST_CORE_DEVICE_FILE_DEVICE_H_
 #define WRITEBOOST_CORE_DEVICE_FILE_DEVICE_H_
 
+#include <atomic>
 #include <cstdint>
 #include <deque>
 #include <memory>
@@ -75,6 +76,7 @@ class FileDevice final : public Device {
   uint32_t logical_block_size() const override { return lbs_; }
   std::string name() const override { return path_; }
   bool supports_discard() const override { return supports_discard_; }
+  bool discard_zeroes() const override { return discard_zeroes_.load(); }
 
   void Submit(const IoRequest& req, IoCallback done) override;
 
@@ -89,6 +91,7 @@ class FileDevice final : public Device {
     uint32_t lbs = 512;
     bool is_block = false;
     bool supports_discard = false;
+    bool discard_zeroes = false;
   };
 
   FileDevice(std::string path, int fd, bool direct, const Geometry& geo,
@@ -98,6 +101,8 @@ class FileDevice final : public Device {
   // Runs req synchronously on the calling thread.
   absl::Status DoSync(const IoRequest& req);
   absl::Status DiscardSync(const IoRequest& req);
+  // The result of a discard the device refused (EOPNOTSUPP).
+  absl::Status DiscardUnsupported(const IoRequest& req);
   absl::Status IoError(const IoRequest& req, int err) const;
 
   // Puts the remainder of op on the ring and submits it.
@@ -116,6 +121,7 @@ class FileDevice final : public Device {
   const uint32_t lbs_;
   const bool is_block_;
   const bool supports_discard_;
+  std::atomic<bool> discard_zeroes_;  // cleared when a hole cannot be punched
   const unsigned queue_depth_;
 
   // Null when io_uring is not in use. The submission side is used only under

@@ -33,6 +33,7 @@ class MemDevice final : public Device {
   std::string name() const override { return name_; }
   // Discard zeroes the range.
   bool supports_discard() const override { return true; }
+  bool discard_zeroes() const override { return true; }
 
   void Submit(const IoRequest& req, IoCallback done) override;
 

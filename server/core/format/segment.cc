@@ -95,6 +95,12 @@ absl::StatusOr<SegmentHeader> DecodeSegmentMeta(const char* meta,
           "entry %u addresses block %u beyond the origin's %u blocks", i,
           e.origin_block, g.origin_blocks));
     }
+    if ((e.kind == EntryKind::kZero || e.kind == EntryKind::kTrim) &&
+        (e.aux == 0 || e.aux > g.origin_blocks - e.origin_block)) {
+      return absl::DataLossError(absl::StrFormat(
+          "entry %u: a run of %u blocks from block %u does not fit the origin", i,
+          e.aux, e.origin_block));
+    }
     if (e.mask == 0 || (e.mask & ~g.ValidSectorMask(e.origin_block)) != 0) {
       return absl::DataLossError(
           absl::StrFormat("entry %u has an invalid sector mask 0x%02x", i, e.mask));
