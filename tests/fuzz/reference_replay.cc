@@ -173,7 +173,13 @@ bool ReadSegment(const std::string& image, const RefReplay& r, uint64_t pos,
     x.mask = static_cast<uint8_t>(e[6]);
     x.kind = static_cast<uint8_t>(e[7]);
     x.crc = GetFixed32(e + 8);
+    x.aux = GetFixed32(e + 12);
     if (x.kind < 1 || x.kind > 5) return false;
+    // A TRIM or ZERO run is at least one block, all inside the origin.
+    if ((x.kind == 3 || x.kind == 4) &&
+        (x.aux == 0 || x.aux > r.origin_blocks - std::min(x.block, r.origin_blocks))) {
+      return false;
+    }
     if (x.block >= r.origin_blocks) return false;
     if (x.mask == 0 || (x.mask & ~SectorsInside(r, x.block)) != 0) {
       return false;
@@ -257,7 +263,10 @@ RefReplay ReferenceReplay(const std::string& image) {
       r.cut_on_bad_data = true;
       break;
     }
-    for (const RefEntry& e : s.entries) r.has_no_data_entry |= !e.has_data;
+    for (const RefEntry& e : s.entries) {
+      r.has_no_data_entry |= !e.has_data;
+      if (e.kind == 3 || e.kind == 4) r.zeroed_blocks += e.aux;
+    }
     r.accepted.push_back(s);
   }
   r.last_id = r.accepted.empty() ? p.last_writeback_id : r.accepted.back().id;
@@ -273,10 +282,19 @@ std::vector<SectorSource> ExpectedSources(const RefReplay& r) {
   // Rule 5: later segments, and later entries within one, override.
   for (const RefSegment& s : r.accepted) {
     for (const RefEntry& e : s.entries) {
-      if (!e.has_data) continue;
+      if (e.kind == 3 || e.kind == 4) {  // TRIM, ZERO: whole blocks of zeroes
+        for (uint64_t b = e.block; b < e.block + e.aux; b++) {
+          for (uint32_t i = 0; i < 8; i++) {
+            if (SectorsInside(r, b) & (1u << i)) out[b * 8 + i] = {true, true, 0, false};
+          }
+        }
+        continue;
+      }
+      // CLEAN copies (kind 2) are not indexed by replay: the origin's data.
+      if (e.kind != 1) continue;
       for (uint32_t i = 0; i < 8; i++) {
         if (!(e.mask & (1u << i))) continue;
-        out[e.block * 8 + i] = {true, e.data_pos, !e.data_ok};
+        out[e.block * 8 + i] = {true, false, e.data_pos, !e.data_ok};
       }
     }
   }

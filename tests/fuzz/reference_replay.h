@@ -22,6 +22,7 @@ struct RefEntry {
   uint8_t kind = 0;
   uint32_t crc = 0;
   bool has_data = false;
+  uint32_t aux = 0;       // TRIM and ZERO: blocks in the run
   uint64_t data_pos = 0;  // ring block of its data, when has_data
   bool data_ok = false;   // the data block matches crc
 };
@@ -71,6 +72,7 @@ struct RefReplay {
   bool cut_on_bad_data = false;
   bool stopped_on_overlap = false;  // the walk ran into its own first segment
   bool has_no_data_entry = false;   // an accepted entry of a kind without data
+  uint64_t zeroed_blocks = 0;       // blocks of the accepted TRIM/ZERO runs
   uint64_t last_id = 0;   // last accepted id (last_writeback_id if none)
   uint64_t next_pos = 0;  // where id last_id + 1 goes
 
@@ -90,6 +92,7 @@ uint64_t RefNextPos(const RefReplay& r, uint64_t pos, uint64_t len);
 // the newest accepted copy holding it, or the origin.
 struct SectorSource {
   bool cached = false;
+  bool zero = false;        // a TRIM or ZERO entry: reads as zeroes
   uint64_t ring_block = 0;  // when cached
   bool corrupt = false;     // its block does not match its crc
 };

@@ -40,6 +40,10 @@ void Expected(const RefReplay& ref, const std::string& image,
   std::vector<SectorSource> src = ExpectedSources(ref);
   for (uint64_t s = 0; s < kSectors; s++) {
     if (!src[s].cached) continue;
+    if (src[s].zero) {
+      std::memset(c->bytes.data() + s * 512, 0, 512);
+      continue;
+    }
     std::memcpy(c->bytes.data() + s * 512,
                 image.data() + (kRingStart + src[s].ring_block) * 4096 +
                     (s % 8) * 512,
@@ -173,8 +177,11 @@ absl::StatusOr<std::unique_ptr<Volume>> OpenOn(std::string* cache,
 
 Outcome CheckVolume(const std::string& image, const RefReplay& ref,
                     uint8_t flags, uint64_t seed) {
+  // More TRIM/ZERO blocks than there are virtual cache blocks (one per
+  // ring block) is a log no writer made: refused as corrupt.
   const bool opens = ref.head_ok && ref.origin_size == kOriginSize &&
-                     ref.origin_identity == kOriginIdentity;
+                     ref.origin_identity == kOriginIdentity &&
+                     ref.zeroed_blocks <= ref.ring_blocks;
   std::vector<PlannedWrite> writes = PlanWrites(ref, seed);
   const size_t with_room = opens ? WritesWithRoom(ref, writes) : 0;
   static std::string cache;
