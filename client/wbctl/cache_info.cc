@@ -40,6 +40,14 @@ absl::StatusOr<LogScan> ScanLog(
   auto report = wb::ReplayLog(
       cache, head, options, [&](uint64_t pos, const wb::SegmentHeader& h) {
         for (const wb::SegmentEntry& e : h.entries) {
+          // ZERO and TRIM runs are written back too; CLEAN copies are not.
+          if (e.kind == wb::EntryKind::kZero || e.kind == wb::EntryKind::kTrim) {
+            scan.dirty_entries++;
+            for (uint64_t b = e.origin_block; b < e.origin_block + e.aux; b++) {
+              dirty.insert(b);
+            }
+            continue;
+          }
           if (e.kind != wb::EntryKind::kDirty) continue;
           scan.dirty_entries++;
           dirty.insert(e.origin_block);
