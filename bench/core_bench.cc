@@ -11,6 +11,8 @@
 //                       core's sorted, merged writeback of the same writes, and
 //                       client writes through a saturated cache vs straight
 //                       to the origin
+//   --mode=read_cache   on the HDD latency model: random 4 KiB reads of a hot
+//                       set, a second pass timed, read caching on vs off
 #include <algorithm>
 #include <random>
 #include <utility>
@@ -33,7 +35,8 @@
 #include "server/core/recovery.h"
 #include "server/core/volume.h"
 
-ABSL_FLAG(std::string, mode, "ingest", "ingest | ack_latency | fua | restart");
+ABSL_FLAG(std::string, mode, "ingest",
+          "ingest | ack_latency | fua | restart | hdd | read_cache");
 ABSL_FLAG(std::string, cache, "", "cache file (created)");
 ABSL_FLAG(std::string, origin, "", "origin file (created sparse)");
 ABSL_FLAG(uint64_t, cache_mib, 2048, "cache size in MiB");
@@ -44,6 +47,8 @@ ABSL_FLAG(double, seconds, 5, "fua, ack_latency: run time");
 ABSL_FLAG(uint64_t, hdd_writes, 2000, "hdd: 4 KiB writes per run");
 ABSL_FLAG(uint64_t, hdd_region_mib, 256, "hdd: the writes fall in the first this many MiB");
 ABSL_FLAG(uint64_t, hdd_flush_every, 0, "hdd: a Flush after every this many writes (0: none)");
+ABSL_FLAG(uint64_t, hot_reads, 1000, "read_cache: 4 KiB reads per pass");
+ABSL_FLAG(uint64_t, hot_set_mib, 16, "read_cache: the reads fall in this many MiB");
 ABSL_FLAG(std::string, timeline, "", "ingest, ack_latency: write a timeline here");
 
 namespace {
@@ -302,6 +307,46 @@ void Hdd() {
               blocks.size(), mib / fifo, mib / drain, mib / (saturated + rest), mib / fifo);
 }
 
+// Two passes of the same random reads of a hot set on the HDD model, with
+// read_cache_threshold at `threshold`; returns the second pass's seconds.
+double HotReadSeconds(uint32_t threshold) {
+  wb::MemDevice cache(64 << 20);
+  wb::MemDevice disk(kHddOrigin);
+  wb::HddModelDevice hdd(&disk);
+  wb::FormatOptions fo;
+  fo.origin_identity = "hdd";
+  fo.tunables.read_cache_threshold = threshold;
+  if (auto s = wb::FormatCache(cache, hdd, fo); !s.ok()) Die("format", s);
+  wb::OpenOptions oo;
+  oo.origin_identity = "hdd";
+  auto vol = wb::Volume::Open(std::make_unique<wb::DeviceRef>(&cache),
+                              std::make_unique<wb::DeviceRef>(&hdd), oo);
+  if (!vol.ok()) Die("open", vol.status());
+  std::mt19937_64 rng(11);
+  std::vector<uint64_t> blocks(absl::GetFlag(FLAGS_hot_reads));
+  for (auto& b : blocks) b = rng() % (absl::GetFlag(FLAGS_hot_set_mib) * 256);
+  std::string out(4096, 0);
+  double second = 0;
+  for (int pass = 0; pass < 2; pass++) {
+    absl::Time t0 = absl::Now();
+    for (uint64_t b : blocks) {
+      if (auto s = (*vol)->Read(b * 4096, absl::MakeSpan(out)); !s.ok()) Die("read", s);
+    }
+    second = absl::ToDoubleSeconds(absl::Now() - t0);
+  }
+  if (auto s = (*vol)->Close(); !s.ok()) Die("close", s);
+  return second;
+}
+
+void ReadCache() {
+  const double mib = absl::GetFlag(FLAGS_hot_reads) * 4096.0 / (1 << 20);
+  double off = HotReadSeconds(0);
+  double on = HotReadSeconds(8);
+  std::printf("{\"reads\": %llu, \"cached_mib_per_s\": %.3f, \"uncached_mib_per_s\": %.3f}\n",
+              static_cast<unsigned long long>(absl::GetFlag(FLAGS_hot_reads)), mib / on,
+              mib / off);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -312,6 +357,7 @@ int main(int argc, char** argv) {
   else if (mode == "fua") Fua();
   else if (mode == "restart") Restart();
   else if (mode == "hdd") Hdd();
+  else if (mode == "read_cache") ReadCache();
   else {
     std::fprintf(stderr, "core_bench: unknown --mode=%s\n", mode.c_str());
     return 2;
