@@ -154,9 +154,14 @@ Outcome CompareCheck(Device& cache, const CacheHead& head,
                 id, "check lists segment %u at %u, reference %u at %u",
                 scan->segments[i].id, scan->segments[i].pos, s.id, s.pos);
     for (const RefEntry& e : s.entries) {
-      if (e.kind != 1) continue;
-      dirty_entries++;
-      dirty.insert(e.block);
+      // DATA entries and ZERO/TRIM runs are written back; CLEAN is not.
+      if (e.kind == 1) {
+        dirty_entries++;
+        dirty.insert(e.block);
+      } else if (e.kind == 3 || e.kind == 4) {
+        dirty_entries++;
+        for (uint64_t b = e.block; b < e.block + e.aux; b++) dirty.insert(b);
+      }
     }
   }
   FUZZ_EXPECT(scan->dirty_entries == dirty_entries &&

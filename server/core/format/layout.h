@@ -31,9 +31,9 @@ inline constexpr size_t kOriginIdentityMax = 128;
 
 enum class EntryKind : uint8_t {
   kDirty = 1,
-  kClean = 2,   // reserved: read cache
-  kTrim = 3,    // reserved
-  kZero = 4,    // reserved
+  kClean = 2,   // read cache: a clean copy, never written back
+  kTrim = 3,    // a run of trimmed blocks (aux = length)
+  kZero = 4,    // a run of zeroed blocks (aux = length)
   kLayout = 5,  // reserved: multi-device membership
 };
 
