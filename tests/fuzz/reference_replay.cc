@@ -50,8 +50,10 @@ bool ReadSuperblock(const std::string& image, RefReplay* r) {
   if (version == 0) return refuse("version 0");  // [beyond FORMAT.md]
   if (GetFixed32(sb + 12) != kBlock) return refuse("block size");
   if (GetFixed32(sb + 36) != kRingStartBlock) return refuse("ring start");
-  // Layout 0 and one device are the only ones defined.
-  if (GetFixed32(sb + 64) != 0 || GetFixed32(sb + 68) != 1) {
+  // A device opened alone must be a single-device cache: layout 0, one
+  // device, index 0. Members of a stripe or mirror set are opened together.
+  if (GetFixed32(sb + 64) != 0 || GetFixed32(sb + 68) != 1 ||
+      GetFixed32(sb + 72) != 0) {
     return refuse("layout");
   }
   std::memcpy(r->uuid.data(), sb + 16, 16);

@@ -1,5 +1,6 @@
 #include "server/core/format/superblock.h"
 
+#include <algorithm>
 #include <cstring>
 
 #include "absl/strings/str_format.h"
@@ -8,6 +9,12 @@
 #include "server/core/util/crc32c.h"
 
 namespace wb {
+
+namespace {
+// Member slots: 16 of 32 bytes from byte 224 (docs/FORMAT.md).
+constexpr size_t kSlotOffset = 224;
+constexpr size_t kSlotSize = 32;
+}  // namespace
 
 void Superblock::EncodeTo(char* out) const {
   std::memset(out, 0, kBlockSize);
@@ -24,12 +31,19 @@ void Superblock::EncodeTo(char* out) const {
   PutFixed32(out + 68, nr_devices);
   PutFixed32(out + 72, device_index);
   PutFixed32(out + 76, device_generation);
+  std::memcpy(out + 80, member_uuid.data(), 16);
   std::memcpy(out + 96, origin_identity.data(),
               std::min(origin_identity.size(), kOriginIdentityMax - 1));
+  for (uint32_t i = 0; i < kMaxCacheDevices; i++) {
+    char* slot = out + kSlotOffset + i * kSlotSize;
+    std::memcpy(slot, slots[i].uuid.data(), 16);
+    PutFixed32(slot + 16, slots[i].state);
+    PutFixed32(slot + 20, slots[i].changed_generation);
+  }
   PutFixed32(out + 4, Crc32c(out + 8, kBlockSize - 8));
 }
 
-absl::StatusOr<Superblock> Superblock::Decode(const char* block) {
+absl::StatusOr<Superblock> Superblock::DecodeAnyLayout(const char* block) {
   if (GetFixed32(block) != kSuperblockMagic) {
     return absl::FailedPreconditionError(
         "not a writeboost cache (no superblock magic); format it first");
@@ -62,13 +76,65 @@ absl::StatusOr<Superblock> Superblock::Decode(const char* block) {
   sb.nr_devices = GetFixed32(block + 68);
   sb.device_index = GetFixed32(block + 72);
   sb.device_generation = GetFixed32(block + 76);
+  std::memcpy(sb.member_uuid.data(), block + 80, 16);
   sb.origin_identity.assign(block + 96, strnlen(block + 96, kOriginIdentityMax));
-  if (sb.layout != 0 || sb.nr_devices != 1) {
+  for (uint32_t i = 0; i < kMaxCacheDevices; i++) {
+    const char* slot = block + kSlotOffset + i * kSlotSize;
+    std::memcpy(sb.slots[i].uuid.data(), slot, 16);
+    sb.slots[i].state = GetFixed32(slot + 16);
+    sb.slots[i].changed_generation = GetFixed32(slot + 20);
+  }
+  const bool layout_ok =
+      sb.layout == kLayoutSingle ? sb.nr_devices == 1
+                                 : (sb.layout == kLayoutStripe ||
+                                    sb.layout == kLayoutMirror) &&
+                                       sb.nr_devices >= 1 &&
+                                       sb.nr_devices <= kMaxCacheDevices;
+  if (!layout_ok || sb.device_index >= sb.nr_devices) {
     return absl::FailedPreconditionError(absl::StrFormat(
-        "cache layout %u with %u devices is not supported by this version",
-        sb.layout, sb.nr_devices));
+        "cache layout %u with %u devices (this one index %u) is not supported "
+        "by this version",
+        sb.layout, sb.nr_devices, sb.device_index));
+  }
+  if (sb.layout != kLayoutSingle) {
+    for (uint32_t i = 0; i < kMaxCacheDevices; i++) {
+      const uint32_t st = sb.slots[i].state;
+      const bool want_used = i < sb.nr_devices;
+      if ((st == kMemberAbsent) == want_used || st > kMemberFailed) {
+        return absl::FailedPreconditionError(absl::StrFormat(
+            "superblock member slot %u has state %u, inconsistent with a set "
+            "of %u devices",
+            i, st, sb.nr_devices));
+      }
+    }
   }
   return sb;
+}
+
+absl::StatusOr<Superblock> Superblock::Decode(const char* block) {
+  absl::StatusOr<Superblock> sb = DecodeAnyLayout(block);
+  if (!sb.ok()) return sb.status();
+  if (sb->layout != kLayoutSingle) {
+    // Opening one member alone would read a stripe's ring as if it were
+    // whole, or a mirror member that the set may have declared stale.
+    return absl::FailedPreconditionError(absl::StrFormat(
+        "this device is member %u of a %u-device %s cache set; open it "
+        "together with the other members (one cache= per member)",
+        sb->device_index, sb->nr_devices, LayoutName(sb->layout)));
+  }
+  return sb;
+}
+
+const char* LayoutName(uint32_t layout) {
+  switch (layout) {
+    case kLayoutSingle:
+      return "single";
+    case kLayoutStripe:
+      return "stripe";
+    case kLayoutMirror:
+      return "mirror";
+  }
+  return "unknown";
 }
 
 }  // namespace wb
