@@ -130,7 +130,17 @@ RecoveryResult RecoverInPlace(const RigConfig& config, uint64_t seed,
   };
   OpenOptions oo = HarnessOpenOptions(config);
   oo.enable_writeback = config.enable_writeback && options.drop_check;
-  auto v = Volume::Open(std::make_unique<DeviceRef>(&cache),
+  // One device, or the devices of a cache set side by side in the buffer.
+  std::vector<std::unique_ptr<Device>> members = CacheMembersOf(config, &cache);
+  std::vector<Device*> member_ptrs;
+  for (auto& m : members) member_ptrs.push_back(m.get());
+  absl::StatusOr<std::unique_ptr<Device>> cache_dev =
+      HarnessCache(config, member_ptrs);
+  if (!cache_dev.ok()) {
+    return fail(absl::StrCat("  recovery failed: opening the cache set: ",
+                             cache_dev.status().ToString(), "\n"));
+  }
+  auto v = Volume::Open(*std::move(cache_dev),
                         std::make_unique<DeviceRef>(&origin), oo);
   if (!v.ok()) {
     return fail(absl::StrCat("  recovery failed: ", v.status().ToString(), "\n"));

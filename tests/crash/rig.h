@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -33,11 +34,16 @@ struct RigConfig {
   bool enable_writeback = true;
   Tunables tunables;
   absl::Duration io_timeout = absl::Seconds(30);
+  // A cache set (server/core/device/cache_set.h): kLayoutStripe or
+  // kLayoutMirror over cache_members devices of cache_size bytes each, every
+  // one its own CrashDevice. 0: one cache device.
+  uint32_t cache_layout = 0;
+  uint32_t cache_members = 1;
 };
 
 // Both images of one instant, and what the cut did to the unflushed writes.
 struct Snapshot {
-  std::string cache;
+  std::string cache;  // a cache set's devices one after another
   std::string origin;
   CutStats cache_stats;
   CutStats origin_stats;
@@ -64,8 +70,11 @@ class Rig {
 
   CrashDevice& cache() { return *cache_; }
   CrashDevice& origin() { return *origin_; }
-  // The wrapped cache, for FormatCache and structural checks.
+  // The wrapped cache, for FormatCache and structural checks (the first
+  // device of a cache set).
   Device& cache_port() { return cache_port_; }
+  // Every cache device's wrapper, in set order.
+  std::vector<Device*> CachePorts();
   void set_listener(CutListener* l);
 
   // Both images at one instant: submissions are paused meanwhile.
@@ -82,10 +91,23 @@ class Rig {
   std::unique_ptr<CrashDevice> origin_;
   CutPointDevice cache_port_;
   CutPointDevice origin_port_;
+  // Cache devices 1 … cache_members - 1 of a cache set (0 is cache_).
+  std::vector<std::unique_ptr<CrashDevice>> more_caches_;
+  std::vector<std::unique_ptr<CutPointDevice>> more_ports_;
   std::unique_ptr<Volume> volume_;
 };
 
 OpenOptions HarnessOpenOptions(const RigConfig& config);
+
+// The cache device a volume opens over `members` (one per cache device):
+// the device itself, or a CacheSet of them.
+absl::StatusOr<std::unique_ptr<Device>> HarnessCache(
+    const RigConfig& config, const std::vector<Device*>& members);
+
+// The cache devices inside `whole`, a buffer of a snapshot's cache images:
+// whole itself, or one slice per member of a cache set.
+std::vector<std::unique_ptr<Device>> CacheMembersOf(const RigConfig& config,
+                                                    Device* whole);
 
 }  // namespace wb::crash
 
