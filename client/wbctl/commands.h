@@ -39,6 +39,10 @@ void AddOfflineCommands(CLI::App& app);
 // check and dump; called by AddOfflineCommands (inspect_commands.cc).
 void AddInspectCommands(CLI::App& app);
 
+// resilver: a mirrored cache set's stale members back in sync; called by
+// AddOfflineCommands (offline_resilver.cc).
+void AddResilverCommand(CLI::App& app);
+
 #ifdef WBCTL_WITH_ONLINE
 // Commands that talk to a running node over gRPC (online_*.cc), compiled in
 // when the client library is built.

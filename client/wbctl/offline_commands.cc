@@ -292,6 +292,8 @@ void AddOfflineCommands(CLI::App& app) {
       ->type_name("PATH")
       ->required();
   SetAction(drain, [da] { return RunDrain(*da); });
+
+  AddResilverCommand(app);
 }
 
 }  // namespace wbctl

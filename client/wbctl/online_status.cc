@@ -79,6 +79,22 @@ void PrintStatus(const v1::VolumeStatus& st) {
   r.Add("state", StateName(st.state()) + (st.failure().empty() ? "" : ": " + st.failure()));
   r.Add("size", FormatSize(st.size_bytes()));
   r.Add("origin", st.origin());
+  {
+    int out_of_service = 0;
+    for (const v1::CacheDevice& d : st.cache_devices()) {
+      out_of_service += d.health() == v1::DEVICE_HEALTH_FAILED;
+    }
+    const char* layout = st.cache_layout() == v1::CACHE_LAYOUT_STRIPE   ? "stripe"
+                         : st.cache_layout() == v1::CACHE_LAYOUT_MIRROR ? "mirror"
+                                                                        : "single";
+    r.Add("cache layout",
+          absl::StrFormat("%s, %d device%s%s", layout, st.cache_devices_size(),
+                          st.cache_devices_size() == 1 ? "" : "s",
+                          out_of_service == 0 || st.cache_layout() == v1::CACHE_LAYOUT_SINGLE
+                              ? ""
+                              : absl::StrFormat(", DEGRADED: %d out of service",
+                                                out_of_service)));
+  }
   for (const v1::CacheDevice& d : st.cache_devices()) {
     r.Add(absl::StrFormat("cache %d", d.index()),
           absl::StrFormat("%s (%s, %s)", d.path(), FormatSize(d.size_bytes()),

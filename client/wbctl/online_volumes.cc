@@ -18,6 +18,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
 #include "client/lib/admin.h"
 #include "client/wbctl/json_text.h"
 #include "client/wbctl/commands.h"
@@ -32,7 +33,8 @@ namespace v1 = writeboost::v1;
 struct SpecArgs {
   std::string volume;
   std::string origin;
-  std::string cache;
+  std::vector<std::string> caches;  // --cache, repeatable (a cache set)
+  std::string cache_layout;         // single, stripe, mirror
   std::string rambuf_size;
   std::string segment_size;  // format-volume only
   std::string origin_group;
@@ -47,14 +49,30 @@ struct SpecArgs {
 absl::StatusOr<v1::VolumeSpec> MakeSpec(const SpecArgs& a) {
   v1::VolumeSpec spec;
   spec.set_name(a.volume);
-  for (const auto& [flag, path] : {std::pair{"--origin", &a.origin}, {"--cache", &a.cache}}) {
+  std::vector<std::pair<const char*, const std::string*>> paths = {{"--origin", &a.origin}};
+  for (const std::string& c : a.caches) paths.emplace_back("--cache", &c);
+  for (const auto& [flag, path] : paths) {
     if (path->empty() || path->front() != '/') {
       return absl::InvalidArgumentError(absl::StrCat(
           flag, " ", *path, ": give an absolute path (it names a device on the node's machine)"));
     }
   }
   spec.set_origin(a.origin);
-  spec.add_caches(a.cache);
+  for (const std::string& c : a.caches) spec.add_caches(c);
+  if (a.cache_layout == "stripe") {
+    spec.set_cache_layout(v1::CACHE_LAYOUT_STRIPE);
+  } else if (a.cache_layout == "mirror") {
+    spec.set_cache_layout(v1::CACHE_LAYOUT_MIRROR);
+  } else if (a.cache_layout == "single" || a.cache_layout.empty()) {
+    if (a.caches.size() > 1) {
+      return absl::InvalidArgumentError(
+          "several --cache devices need --cache-layout stripe or mirror");
+    }
+    spec.set_cache_layout(v1::CACHE_LAYOUT_SINGLE);
+  } else {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--cache-layout ", a.cache_layout, ": want single, stripe or mirror"));
+  }
   if (!a.rambuf_size.empty()) {
     absl::StatusOr<uint64_t> n = ParseSize(a.rambuf_size);
     if (!n.ok()) {
@@ -123,13 +141,14 @@ int RunFormatVolume(const SpecArgs& a) {
     std::cout << JsonText(j) << "\n";
     return kExitOk;
   }
-  std::cout << absl::StrFormat("%s: formatted %s as the cache of %s", a.volume, a.cache,
-                               a.origin);
+  std::cout << absl::StrFormat("%s: formatted %s as the cache of %s", a.volume,
+                               absl::StrJoin(a.caches, " + "), a.origin);
   if (a.attach) {
     std::cout << "; attached, " << Serving(*info) << "\n";
   } else {
     std::cout << "\n(attach it with: wbctl attach-volume " << a.volume << " --origin " << a.origin
-              << " --cache " << a.cache << ")\n";
+              << " --cache " << absl::StrJoin(a.caches, " --cache ")
+              << (a.caches.size() > 1 ? " --cache-layout " + a.cache_layout : "") << ")\n";
   }
   return kExitOk;
 }
@@ -179,8 +198,13 @@ void AddSpecOptions(CLI::App* sub, SpecArgs* a) {
   sub->add_option("volume", a->volume, "Volume name, [A-Za-z0-9._-]{1,64}")->required();
   sub->add_option("--origin", a->origin, "Origin device or file on the node (absolute path)")
       ->required();
-  sub->add_option("--cache", a->cache, "Cache device or file on the node (absolute path)")
+  sub->add_option("--cache", a->caches,
+                  "Cache device or file on the node (absolute path); repeat it for a "
+                  "cache set of several devices")
       ->required();
+  sub->add_option("--cache-layout", a->cache_layout,
+                  "How several --cache devices combine: stripe (bandwidth, no "
+                  "redundancy) or mirror (every device holds everything)");
   sub->add_option("--rambuf-size", a->rambuf_size,
                   "RAM buffer of this volume (default: the node's --rambuf-size)");
   sub->add_option("--origin-group", a->origin_group,

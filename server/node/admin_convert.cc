@@ -1,6 +1,8 @@
 #include "server/node/admin_convert.h"
 
 #include "absl/strings/str_cat.h"
+#include "server/core/device/cache_set.h"
+#include "server/core/format/superblock.h"
 
 namespace wb::node {
 
@@ -21,7 +23,7 @@ void FillVolumeInfo(const VolumeEntry& e, bool read_only, v1::VolumeInfo* out) {
   out->set_size_bytes(e.size());
   out->set_state(ToProto(e.state()));
   out->set_origin(e.config().origin);
-  out->add_caches(e.config().cache);
+  for (const std::string& c : CachePaths(e.config())) out->add_caches(c);
   out->set_read_only(read_only);
 }
 
@@ -39,16 +41,50 @@ void FillTunables(const Tunables& t,
   }
 }
 
+namespace {
+
+v1::CacheLayout ToProtoLayout(uint32_t layout) {
+  switch (layout) {
+    case kLayoutStripe: return v1::CACHE_LAYOUT_STRIPE;
+    case kLayoutMirror: return v1::CACHE_LAYOUT_MIRROR;
+    default: return v1::CACHE_LAYOUT_SINGLE;
+  }
+}
+
+// One CacheDevice per member of a set, in slot order. A stale member (behind
+// the set, never read) is out of service like a failed one.
+void FillCacheSetDevices(const CacheSet& set, v1::VolumeStatus* out) {
+  CacheSetStatus st = set.GetStatus();
+  out->set_cache_layout(ToProtoLayout(st.layout));
+  out->clear_cache_devices();
+  for (const CacheMemberStatus& m : st.members) {
+    v1::CacheDevice* dev = out->add_cache_devices();
+    dev->set_index(m.index);
+    dev->set_path(m.name);
+    dev->set_size_bytes(m.size);
+    dev->set_errors(m.errors);
+    dev->set_health(m.health == MemberHealth::kInSync ? v1::DEVICE_HEALTH_HEALTHY
+                                                      : v1::DEVICE_HEALTH_FAILED);
+  }
+}
+
+}  // namespace
+
 void FillVolumeStatus(VolumeEntry& e, v1::VolumeStatus* out) {
   out->set_name(e.name());
   out->set_state(ToProto(e.state()));
   out->set_failure(e.failure());
   out->set_origin(e.config().origin);
-  out->set_cache_layout(v1::CACHE_LAYOUT_SINGLE);
+  out->set_cache_layout(ToProtoLayout(e.config().cache_layout));
   out->set_rambuf_size(e.rambuf_size());
   v1::CacheDevice* dev = out->add_cache_devices();
   dev->set_index(0);
   dev->set_path(e.config().cache);
+  for (size_t i = 0; i < e.config().more_caches.size(); i++) {
+    v1::CacheDevice* more = out->add_cache_devices();
+    more->set_index(static_cast<uint32_t>(i + 1));
+    more->set_path(e.config().more_caches[i]);
+  }
 
   absl::StatusOr<IoRef> vol = e.BeginIo();
   if (!vol.ok()) {
@@ -103,11 +139,20 @@ void FillVolumeStatus(VolumeEntry& e, v1::VolumeStatus* out) {
   rc->set_threshold(st.tunables.read_cache_threshold);
   rc->set_read_hits(read_hits);
   rc->set_read_misses(read_misses);
+  rc->set_staged_blocks(st.read_cache_staged);
+  rc->set_cache_hit_blocks(st.read_cache_hits);
+  rc->set_clean_blocks(st.clean_blocks);
+  out->set_zero_blocks(st.zero_blocks);
+  out->set_trim_blocks(st.trim_blocks);
+  out->set_discarded_blocks(st.discarded_blocks);
   dev->set_size_bytes(st.ring_blocks * 4096);
   dev->set_errors(st.cache_errors);
   dev->set_health(st.failed ? v1::DEVICE_HEALTH_FAILED
                   : st.cache_errors > 0 ? v1::DEVICE_HEALTH_DEGRADED
                                         : v1::DEVICE_HEALTH_HEALTHY);
+  if (const CacheSet* set = e.cache_set(); set != nullptr) {
+    FillCacheSetDevices(*set, out);
+  }
 }
 
 absl::StatusOr<VolumeConfig> SpecToConfig(const v1::VolumeSpec& spec) {
@@ -118,15 +163,29 @@ absl::StatusOr<VolumeConfig> SpecToConfig(const v1::VolumeSpec& spec) {
   if (spec.origin().empty() || spec.caches().empty()) {
     return absl::InvalidArgumentError("a volume needs an origin and a cache device");
   }
-  if (spec.caches_size() > 1 || (spec.cache_layout() != v1::CACHE_LAYOUT_UNSPECIFIED &&
-                                 spec.cache_layout() != v1::CACHE_LAYOUT_SINGLE)) {
-    return absl::UnimplementedError(
-        "several cache devices (stripe, mirror) are not implemented yet");
-  }
   VolumeConfig cfg;
+  switch (spec.cache_layout()) {
+    case v1::CACHE_LAYOUT_UNSPECIFIED:
+    case v1::CACHE_LAYOUT_SINGLE: cfg.cache_layout = kLayoutSingle; break;
+    case v1::CACHE_LAYOUT_STRIPE: cfg.cache_layout = kLayoutStripe; break;
+    case v1::CACHE_LAYOUT_MIRROR: cfg.cache_layout = kLayoutMirror; break;
+    default:
+      return absl::InvalidArgumentError(
+          absl::StrCat("unknown cache layout ", spec.cache_layout()));
+  }
+  if (spec.caches_size() > 1 && cfg.cache_layout == kLayoutSingle) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        spec.caches_size(), " cache devices need the stripe or mirror layout"));
+  }
+  if (spec.caches_size() > static_cast<int>(kMaxCacheDevices)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        spec.caches_size(), " cache devices; a set has at most ",
+        kMaxCacheDevices));
+  }
   cfg.name = spec.name();
   cfg.origin = spec.origin();
   cfg.cache = spec.caches(0);
+  for (int i = 1; i < spec.caches_size(); i++) cfg.more_caches.push_back(spec.caches(i));
   cfg.rambuf_size = spec.rambuf_size();
   cfg.segment_size = spec.segment_size();
   cfg.origin_group = spec.origin_group();

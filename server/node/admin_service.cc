@@ -168,7 +168,7 @@ absl::Status AdminServiceImpl::AttachAndRemember(const VolumeConfig& cfg) {
   if (svc_.attached == nullptr) return absl::OkStatus();
   absl::Status s = svc_.attached->Add(cfg, [&] {
     absl::StatusOr<std::shared_ptr<VolumeEntry>> e = svc_.registry->Find(cfg.name);
-    return e.ok() && (*e)->config().origin == cfg.origin && (*e)->config().cache == cfg.cache;
+    return e.ok() && (*e)->config().origin == cfg.origin && CachePaths((*e)->config()) == CachePaths(cfg);
   });
   if (s.ok()) return s;
   // All or nothing: no volume that would silently vanish at the next start.

@@ -25,6 +25,8 @@ absl::Status OsError(const std::string& what, const std::string& path) {
 
 nlohmann::json ToJson(const VolumeConfig& v) {
   nlohmann::json j = {{"name", v.name}, {"origin", v.origin}, {"cache", v.cache}};
+  if (!v.more_caches.empty()) j["cache"] = CachePaths(v);
+  if (v.cache_layout != 0) j["cache_layout"] = CacheLayoutText(v.cache_layout);
   if (v.rambuf_size != 0) j["rambuf_size"] = v.rambuf_size;
   if (v.io_timeout_s != VolumeConfig().io_timeout_s) j["io_timeout"] = v.io_timeout_s;
   if (!v.origin_group.empty()) j["origin_group"] = v.origin_group;
@@ -47,6 +49,8 @@ VolumeConfig Remembered(const VolumeConfig& cfg) {
   // An NBD URI is not a path.
   v.origin = IsNbdUri(cfg.origin) ? cfg.origin : Absolute(cfg.origin);
   v.cache = Absolute(cfg.cache);
+  for (const std::string& c : cfg.more_caches) v.more_caches.push_back(Absolute(c));
+  v.cache_layout = cfg.cache_layout;
   v.rambuf_size = cfg.rambuf_size;
   v.io_timeout_s = cfg.io_timeout_s;
   v.origin_group = cfg.origin_group;
@@ -58,8 +62,17 @@ absl::StatusOr<VolumeConfig> VolumeFromJson(const nlohmann::json& j) {
   VolumeConfig v;
   for (const auto& [key, value] : j.items()) {
     if (key != "name" && key != "origin" && key != "cache" && key != "rambuf_size" &&
-        key != "io_timeout" && key != "origin_group") {
+        key != "io_timeout" && key != "origin_group" && key != "cache_layout") {
       return absl::InvalidArgumentError(absl::StrCat("unknown volume key \"", key, "\""));
+    }
+    if (key == "cache" && value.is_array()) {  // a cache set
+      for (const auto& c : value) {
+        if (!c.is_string()) return absl::InvalidArgumentError("cache: want paths");
+        if (absl::Status s = SetVolumeKey(&v, key, c.get<std::string>()); !s.ok()) {
+          return s;
+        }
+      }
+      continue;
     }
     std::string text = value.is_string() ? value.get<std::string>() : value.dump();
     if (absl::Status s = SetVolumeKey(&v, key, text); !s.ok()) return s;

@@ -3,6 +3,7 @@
 #include "server/node/config.h"
 
 #include <fstream>
+#include <iterator>
 #include <set>
 #include <sstream>
 
@@ -53,6 +54,30 @@ bool IsValidVolumeName(absl::string_view name) {
   return true;
 }
 
+namespace {
+// The spellings of cache_layout, by code.
+constexpr const char* kCacheLayouts[] = {"single", "stripe", "mirror"};
+}  // namespace
+
+std::vector<std::string> CachePaths(const VolumeConfig& v) {
+  std::vector<std::string> out;
+  if (!v.cache.empty()) out.push_back(v.cache);
+  out.insert(out.end(), v.more_caches.begin(), v.more_caches.end());
+  return out;
+}
+
+absl::StatusOr<uint32_t> ParseCacheLayout(absl::string_view text) {
+  for (uint32_t i = 0; i < std::size(kCacheLayouts); i++) {
+    if (text == kCacheLayouts[i]) return i;
+  }
+  return absl::InvalidArgumentError(absl::StrCat(
+      "cache_layout \"", text, "\" is not single, stripe or mirror"));
+}
+
+const char* CacheLayoutText(uint32_t layout) {
+  return layout < std::size(kCacheLayouts) ? kCacheLayouts[layout] : "unknown";
+}
+
 absl::Status SetVolumeKey(VolumeConfig* v, absl::string_view key,
                           absl::string_view value) {
   auto size = [&](uint64_t* out) -> absl::Status {
@@ -69,7 +94,12 @@ absl::Status SetVolumeKey(VolumeConfig* v, absl::string_view key,
   } else if (key == "origin") {
     v->origin = std::string(value);
   } else if (key == "cache") {
-    v->cache = std::string(value);
+    (v->cache.empty() ? v->cache : v->more_caches.emplace_back()) =
+        std::string(value);
+  } else if (key == "cache_layout") {
+    absl::StatusOr<uint32_t> layout = ParseCacheLayout(value);
+    if (!layout.ok()) return layout.status();
+    v->cache_layout = *layout;
   } else if (key == "rambuf_size") {
     return size(&v->rambuf_size);
   } else if (key == "origin_size") {
@@ -102,7 +132,7 @@ absl::Status SetVolumeKey(VolumeConfig* v, absl::string_view key,
     }
     return absl::InvalidArgumentError(absl::StrCat(
         "unknown volume key \"", key,
-        "\"; known: name, origin, cache, rambuf_size, origin_size, "
+        "\"; known: name, origin, cache, cache_layout, rambuf_size, origin_size, "
         "cache_size, segment_size, io_timeout, origin_group and the tunables"));
   }
   return absl::OkStatus();
@@ -140,6 +170,12 @@ absl::Status LoadVolume(const nlohmann::json& j, VolumeConfig* v) {
       }
       for (const auto& [name, n] : value.items()) {
         if (absl::Status s = SetVolumeKey(v, name, JsonText(n)); !s.ok()) return s;
+      }
+      continue;
+    }
+    if (key == "cache" && value.is_array()) {  // several cache devices
+      for (const auto& c : value) {
+        if (absl::Status s = SetVolumeKey(v, key, JsonText(c)); !s.ok()) return s;
       }
       continue;
     }
@@ -289,6 +325,23 @@ absl::Status ValidateConfig(const NodeConfig& cfg) {
     if (v.origin.empty() || v.cache.empty()) {
       return absl::InvalidArgumentError(
           absl::StrCat("volume ", v.name, " needs origin= and cache="));
+    }
+    const size_t n = 1 + v.more_caches.size();
+    if (v.cache_layout == 0 && n > 1) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "volume ", v.name, " has ", n, " cache devices: say how to combine "
+          "them with cache_layout=stripe or cache_layout=mirror"));
+    }
+    if (n > 16) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "volume ", v.name, " has ", n, " cache devices; at most 16"));
+    }
+    std::set<std::string> paths;
+    for (const std::string& p : CachePaths(v)) {
+      if (!paths.insert(p).second) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "volume ", v.name, " names cache device ", p, " twice"));
+      }
     }
     if (!names.insert(v.name).second) {
       return absl::InvalidArgumentError(absl::StrCat("volume ", v.name, " is configured twice"));

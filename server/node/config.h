@@ -20,6 +20,13 @@ struct VolumeConfig {
   std::string name;
   std::string origin;
   std::string cache;
+  // Further cache devices (cache= given again): the set is cache, then
+  // these, in order. With any, cache_layout must be stripe or mirror.
+  std::vector<std::string> more_caches;
+  // How the cache devices are combined (docs/FORMAT.md, "Cache sets"): 0
+  // single, 1 stripe, 2 mirror, as superblock.h's kLayout*. Format only;
+  // an existing set's layout is read from its superblocks.
+  uint32_t cache_layout = 0;
   // 0: the node's rambuf_size.
   uint64_t rambuf_size = 0;
   // Create the origin file, sparse, at this size when it does not exist.
@@ -81,8 +88,16 @@ inline constexpr uint64_t kMessageOverhead = 64 << 10;
 // "4096", "512K", "64M", "1G", "1T" (binary units, optional "B"/"iB").
 absl::StatusOr<uint64_t> ParseSize(absl::string_view text);
 
-// Sets one key of a volume from text: name, origin, cache, rambuf_size,
-// origin_size, cache_size, segment_size, io_timeout, or a tunable name.
+// Every cache device of v: cache, then more_caches.
+std::vector<std::string> CachePaths(const VolumeConfig& v);
+
+// "single", "stripe", "mirror" to 0, 1, 2; INVALID_ARGUMENT otherwise.
+absl::StatusOr<uint32_t> ParseCacheLayout(absl::string_view text);
+const char* CacheLayoutText(uint32_t layout);
+
+// Sets one key of a volume from text: name, origin, cache (again for each
+// further cache device), cache_layout, rambuf_size, origin_size,
+// cache_size, segment_size, io_timeout, or a tunable name.
 absl::Status SetVolumeKey(VolumeConfig* v, absl::string_view key,
                           absl::string_view value);
 

@@ -101,5 +101,54 @@ TEST(ConfigTest, JsonFileLoadsAndRejectsUnknownKeys) {
   EXPECT_FALSE(LoadConfigFile(path, &other).ok());
 }
 
+TEST(ConfigTest, SeveralCacheDevicesNeedALayout) {
+  absl::StatusOr<VolumeConfig> v = ParseVolumeSpec(
+      "name=m,origin=/o,cache=/c0,cache=/c1,cache_layout=mirror");
+  ASSERT_TRUE(v.ok()) << v.status();
+  EXPECT_EQ(v->cache, "/c0");
+  EXPECT_EQ(v->more_caches, std::vector<std::string>{"/c1"});
+  EXPECT_EQ(CachePaths(*v), (std::vector<std::string>{"/c0", "/c1"}));
+  EXPECT_EQ(v->cache_layout, 2u);
+  NodeConfig cfg;
+  cfg.volumes = {*v};
+  EXPECT_TRUE(ValidateConfig(cfg).ok());
+
+  // Every spelling, and nothing else.
+  for (const char* name : {"single", "stripe", "mirror"}) {
+    absl::StatusOr<uint32_t> code = ParseCacheLayout(name);
+    ASSERT_TRUE(code.ok()) << name;
+    EXPECT_STREQ(CacheLayoutText(*code), name);
+  }
+  EXPECT_FALSE(ParseVolumeSpec("name=m,origin=/o,cache=/c,cache_layout=raid1").ok());
+
+  // Two caches, no layout: refused, saying what to add.
+  v = ParseVolumeSpec("name=m,origin=/o,cache=/c0,cache=/c1");
+  ASSERT_TRUE(v.ok());
+  cfg.volumes = {*v};
+  absl::Status s = ValidateConfig(cfg);
+  EXPECT_FALSE(s.ok());
+  EXPECT_NE(s.message().find("cache_layout=stripe"), std::string::npos) << s;
+  // The same device twice: refused.
+  v = ParseVolumeSpec("name=m,origin=/o,cache=/c0,cache=/c0,cache_layout=stripe");
+  ASSERT_TRUE(v.ok());
+  cfg.volumes = {*v};
+  EXPECT_FALSE(ValidateConfig(cfg).ok());
+
+  // JSON: "cache" as a list.
+  std::string path = ::testing::TempDir() + "/wb-config-set-test.json";
+  {
+    std::ofstream f(path);
+    f << R"({"volumes": [{"name": "s", "origin": "/o", "cache": ["/a", "/b", "/c"],
+            "cache_layout": "stripe"}]})";
+  }
+  NodeConfig loaded;
+  ASSERT_TRUE(LoadConfigFile(path, &loaded).ok());
+  ASSERT_EQ(loaded.volumes.size(), 1u);
+  EXPECT_EQ(CachePaths(loaded.volumes[0]),
+            (std::vector<std::string>{"/a", "/b", "/c"}));
+  EXPECT_EQ(loaded.volumes[0].cache_layout, 1u);
+  EXPECT_TRUE(ValidateConfig(loaded).ok());
+}
+
 }  // namespace
 }  // namespace wb::node

@@ -73,11 +73,18 @@ void VolumeEntry::EndIo() {
   ios_--;
 }
 
-void VolumeEntry::SetOpened(std::unique_ptr<Volume> volume) {
+void VolumeEntry::SetOpened(std::unique_ptr<Volume> volume,
+                            const CacheSet* cache_set) {
   absl::MutexLock l(&mu_);
   size_ = volume->size();
+  cache_set_ = cache_set;
   volume_ = std::move(volume);
   state_ = VolumeState::kServing;
+}
+
+const CacheSet* VolumeEntry::cache_set() const {
+  absl::MutexLock l(&mu_);
+  return cache_set_;
 }
 
 void VolumeEntry::SetFailed(const absl::Status& why) {
@@ -151,6 +158,7 @@ absl::Status VolumeRegistry::Open(std::shared_ptr<VolumeEntry> entry) {
     // Writeback's origin writes go through the entry's pacer.
     auto origin = std::make_unique<PacedDevice>(std::move(devices->origin),
                                                 &entry->pacer());
+    const CacheSet* cache_set = devices->cache_set;
     absl::StatusOr<std::unique_ptr<Volume>> vol = Volume::Open(
         std::move(devices->cache), std::move(origin), opts);
     if (!vol.ok()) {
@@ -165,9 +173,10 @@ absl::Status VolumeRegistry::Open(std::shared_ptr<VolumeEntry> entry) {
       if (status.ok()) {
         Log("volume %s: serving %s (%d MiB) through cache %s; replayed %d "
             "dirty blocks in %s",
-            cfg.name, cfg.origin, st.size_bytes >> 20, cfg.cache,
+            cfg.name, cfg.origin, st.size_bytes >> 20,
+            cache_set != nullptr ? cache_set->name() : cfg.cache,
             st.nr_dirty_cache_blocks, absl::FormatDuration(absl::Now() - start));
-        entry->SetOpened(*std::move(vol));
+        entry->SetOpened(*std::move(vol), cache_set);
       }
     }
   }

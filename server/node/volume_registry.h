@@ -16,6 +16,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "server/core/device/cache_set.h"
 #include "server/core/volume.h"
 #include "server/node/config.h"
 #include "server/node/origin_pacer.h"
@@ -77,6 +78,9 @@ class VolumeEntry {
   // Starts one operation on the volume. Errors: UNAVAILABLE while opening
   // or detaching, FAILED_PRECONDITION when opening failed.
   absl::StatusOr<IoRef> BeginIo();
+  // The cache set under the volume when it has several cache devices, else
+  // null. The volume owns it; use it only while holding an IoRef.
+  const CacheSet* cache_set() const;
 
  private:
   friend class IoRef;
@@ -84,7 +88,8 @@ class VolumeEntry {
 
   void EndIo();
   // REQUIRES: state kOpening. Publishes the opened volume.
-  void SetOpened(std::unique_ptr<Volume> volume);
+  void SetOpened(std::unique_ptr<Volume> volume,
+                 const CacheSet* cache_set = nullptr);
   void SetFailed(const absl::Status& why);
   // Sets kDetaching and waits until no IoRef is left.
   void StopIo();
@@ -106,6 +111,7 @@ class VolumeEntry {
   // stays valid without the lock.
   std::unique_ptr<Volume> volume_ ABSL_GUARDED_BY(mu_);
   uint64_t size_ ABSL_GUARDED_BY(mu_) = 0;
+  const CacheSet* cache_set_ ABSL_GUARDED_BY(mu_) = nullptr;  // in volume_
   int ios_ ABSL_GUARDED_BY(mu_) = 0;
 };
 

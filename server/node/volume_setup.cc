@@ -4,17 +4,21 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "server/core/device/aligned_io.h"
 #include "server/core/device/nbd_device.h"
 #include "server/core/device/origin_identity.h"
 #include "server/core/format/layout.h"
 #include "server/core/format/superblock.h"
+#include "server/core/assemble_cache_set.h"
+#include "server/core/format_cache_set.h"
 #include "server/core/volume.h"
 #include "server/node/log.h"
 
@@ -74,6 +78,92 @@ absl::Status CreateCache(const VolumeConfig& cfg, const Device& origin,
   return SyncParentDir(cfg.cache);
 }
 
+// Creates every cache device of a set at cfg.cache_size and formats them
+// together; as CreateCache, under temporary names renamed when done.
+absl::Status CreateCacheSet(const VolumeConfig& cfg, const Device& origin,
+                            const std::string& identity) {
+  const std::vector<std::string> paths = CachePaths(cfg);
+  std::vector<std::unique_ptr<FileDevice>> files;
+  std::vector<Device*> members;
+  for (const std::string& path : paths) {
+    const std::string tmp = path + ".formatting";
+    ::unlink(tmp.c_str());
+    FileDeviceOptions fo;
+    fo.create = true;
+    fo.create_size = cfg.cache_size;
+    absl::StatusOr<std::unique_ptr<FileDevice>> f = OpenExclusive(tmp, fo);
+    if (!f.ok()) return f.status();
+    members.push_back(f->get());
+    files.push_back(*std::move(f));
+  }
+  absl::StatusOr<FormatOptions> opts = MakeFormatOptions(cfg, identity);
+  if (!opts.ok()) return opts.status();
+  Log("volume %s: formatting a new %s cache set of %d devices (%d MiB each) "
+      "for origin %s",
+      cfg.name, CacheLayoutText(cfg.cache_layout), paths.size(),
+      cfg.cache_size >> 20, cfg.origin);
+  if (absl::Status s =
+          FormatCacheSet(members, cfg.cache_layout, origin, *opts);
+      !s.ok()) {
+    return s;
+  }
+  files.clear();
+  for (const std::string& path : paths) {
+    const std::string tmp = path + ".formatting";
+    if (::rename(tmp.c_str(), path.c_str()) != 0) {
+      return OsError("cannot rename to", path);
+    }
+    if (absl::Status s = SyncParentDir(path); !s.ok()) return s;
+  }
+  return absl::OkStatus();
+}
+
+bool Missing(const std::string& path) {
+  struct stat st;
+  return ::stat(path.c_str(), &st) != 0 && errno == ENOENT;
+}
+
+// Opens cfg's cache devices: one FileDevice, or a CacheSet of several.
+absl::Status OpenCaches(const VolumeConfig& cfg, VolumeDevices* d) {
+  const std::vector<std::string> paths = CachePaths(cfg);
+  if (paths.size() == 1 && cfg.cache_layout == kLayoutSingle) {
+    absl::StatusOr<std::unique_ptr<FileDevice>> cache = OpenExclusive(cfg.cache);
+    if (!cache.ok()) return cache.status();
+    d->cache = *std::move(cache);
+    return absl::OkStatus();
+  }
+  std::vector<std::unique_ptr<Device>> members;
+  for (const std::string& path : paths) {
+    absl::StatusOr<std::unique_ptr<FileDevice>> dev = OpenExclusive(path);
+    if (!dev.ok()) return dev.status();
+    members.push_back(*std::move(dev));
+  }
+  absl::StatusOr<std::unique_ptr<CacheSet>> set =
+      AssembleCacheSet(std::move(members));
+  if (!set.ok()) {
+    return absl::Status(set.status().code(),
+                        absl::StrCat("volume ", cfg.name, ": ",
+                                     set.status().message()));
+  }
+  if ((*set)->layout() != cfg.cache_layout) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "volume ", cfg.name, ": cache_layout=",
+        CacheLayoutText(cfg.cache_layout), " but its cache devices hold a ",
+        LayoutName((*set)->layout()), " set"));
+  }
+  CacheSetStatus st = (*set)->GetStatus();
+  for (const CacheMemberStatus& m : st.members) {
+    if (m.health == MemberHealth::kInSync) continue;
+    Log("volume %s: cache device %u (%s) is %s; the %s set is degraded "
+        "(membership generation %u)",
+        cfg.name, m.index, m.name.empty() ? "not given" : m.name,
+        MemberHealthName(m.health), LayoutName(st.layout), st.generation);
+  }
+  d->cache_set = set->get();
+  d->cache = *std::move(set);
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<FileDevice>> OpenExclusive(const std::string& path,
@@ -117,19 +207,23 @@ absl::StatusOr<VolumeDevices> OpenVolumeDevices(const VolumeConfig& cfg) {
   if (!origin.ok()) return origin.status();
   d.origin = *std::move(origin);
 
-  struct stat st;
-  bool cache_missing = ::stat(cfg.cache.c_str(), &st) != 0 && errno == ENOENT;
-  if (cache_missing && cfg.cache_size != 0) {
+  const std::vector<std::string> paths = CachePaths(cfg);
+  bool all_missing = true;
+  for (const std::string& p : paths) all_missing &= Missing(p);
+  // Only when every device is missing: a set with one device gone may hold
+  // dirty data on the others.
+  if (all_missing && cfg.cache_size != 0) {
     // A new cache: the origin gets its identity now if it has none.
     absl::StatusOr<std::string> identity =
         OriginIdentity(cfg.origin, /*create_if_missing=*/true);
     if (!identity.ok()) return identity.status();
-    if (absl::Status s = CreateCache(cfg, *d.origin, *identity); !s.ok()) return s;
+    absl::Status s = paths.size() == 1 && cfg.cache_layout == kLayoutSingle
+                         ? CreateCache(cfg, *d.origin, *identity)
+                         : CreateCacheSet(cfg, *d.origin, *identity);
+    if (!s.ok()) return s;
   }
   // The cache first: a missing or busy cache is the better message.
-  absl::StatusOr<std::unique_ptr<FileDevice>> cache = OpenExclusive(cfg.cache);
-  if (!cache.ok()) return cache.status();
-  d.cache = *std::move(cache);
+  if (absl::Status s = OpenCaches(cfg, &d); !s.ok()) return s;
   // An existing origin must have its identity already.
   absl::StatusOr<std::string> identity =
       OriginIdentity(cfg.origin, /*create_if_missing=*/false);
@@ -148,19 +242,33 @@ absl::Status FormatVolumeDevices(const VolumeConfig& cfg, bool force) {
   existing.origin_size = 0;  // Format never creates the origin.
   absl::StatusOr<std::unique_ptr<Device>> origin = OpenOrigin(existing);
   if (!origin.ok()) return origin.status();
-  absl::StatusOr<std::unique_ptr<FileDevice>> cache = OpenExclusive(cfg.cache);
-  if (!cache.ok()) return cache.status();
-  if (!force) {
-    AlignedBuffer block(kBlockSize);
-    if (absl::Status s = (*cache)->Read(0, block.data(), kBlockSize); !s.ok()) {
+  std::vector<std::unique_ptr<FileDevice>> caches;
+  std::vector<Device*> members;
+  for (const std::string& path : CachePaths(cfg)) {
+    absl::StatusOr<std::unique_ptr<FileDevice>> cache = OpenExclusive(path);
+    if (!cache.ok()) return cache.status();
+    members.push_back(cache->get());
+    caches.push_back(*std::move(cache));
+  }
+  for (size_t i = 0; i < caches.size() && !force; i++) {
+    // Block 3 too: a mirror member's newer membership copy lives there.
+    // (Zero-filled past the end of a device too small to hold them.)
+    AlignedBuffer block(4 * kBlockSize);
+    const uint64_t n = std::min<uint64_t>(block.size(), caches[i]->size());
+    if (absl::Status s = caches[i]->Read(0, block.data(), n); !s.ok()) {
       return s;
     }
-    absl::StatusOr<Superblock> sb = Superblock::Decode(block.data());
-    // Any superblock, even one that fails its checksum, may front dirty data.
-    if (sb.ok() || sb.status().code() == absl::StatusCode::kDataLoss) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          cfg.cache, " already holds a writeboost cache set; formatting "
-          "would discard its dirty data (drain it first, or force)"));
+    for (size_t b : {0, 3}) {
+      absl::StatusOr<Superblock> sb =
+          Superblock::DecodeAnyLayout(block.data() + b * kBlockSize);
+      // Any superblock, even one that fails its checksum, may front dirty
+      // data; so may any member of a set.
+      if (sb.ok() || sb.status().code() == absl::StatusCode::kDataLoss) {
+        return absl::FailedPreconditionError(absl::StrCat(
+            CachePaths(cfg)[i], " already holds a writeboost cache set; "
+            "formatting would discard its dirty data (drain it first, or "
+            "force)"));
+      }
     }
   }
   absl::StatusOr<std::string> identity =
@@ -168,8 +276,10 @@ absl::Status FormatVolumeDevices(const VolumeConfig& cfg, bool force) {
   if (!identity.ok()) return identity.status();
   absl::StatusOr<FormatOptions> opts = MakeFormatOptions(cfg, *identity);
   if (!opts.ok()) return opts.status();
-  Log("volume %s: formatting cache %s for origin %s", cfg.name, cfg.cache, cfg.origin);
-  return FormatCache(**cache, **origin, *opts);
+  Log("volume %s: formatting %s cache %s for origin %s", cfg.name,
+      CacheLayoutText(cfg.cache_layout), absl::StrJoin(CachePaths(cfg), ","),
+      cfg.origin);
+  return FormatCacheSet(members, cfg.cache_layout, **origin, *opts);
 }
 
 }  // namespace wb::node

@@ -10,6 +10,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "server/core/device/cache_set.h"
 #include "server/core/device/device.h"
 #include "server/core/device/file_device.h"
 #include "server/node/config.h"
@@ -37,7 +38,9 @@ absl::StatusOr<std::unique_ptr<FileDevice>> OpenExclusive(
 absl::StatusOr<std::unique_ptr<Device>> OpenOrigin(const VolumeConfig& cfg);
 
 struct VolumeDevices {
-  std::unique_ptr<FileDevice> cache;
+  // One FileDevice, or a CacheSet of several (then cache_set points at it).
+  std::unique_ptr<Device> cache;
+  CacheSet* cache_set = nullptr;
   std::unique_ptr<Device> origin;
   std::string origin_identity;
 };
@@ -45,15 +48,19 @@ struct VolumeDevices {
 // Opens the origin (OpenOrigin) and the cache of cfg, the cache exclusively
 // (OpenExclusive). When cfg.cache_size is set and the cache file is missing
 // it is created and formatted first (under "<cache>.formatting", renamed
-// when done, so an interrupted format is simply redone). Errors: as
-// OpenOrigin, FileDevice::Open and OriginIdentity, and FormatCache's;
-// FAILED_PRECONDITION for an origin that has no identity (no cache was ever
-// formatted for it).
+// when done, so an interrupted format is simply redone). With several cache
+// devices every one is opened exclusively and they are assembled into a
+// CacheSet (CacheSet::Open: stale members are not used; a missing in-sync
+// member is refused); cache_size then creates and formats them only when
+// every one of them is missing. Errors: as OpenOrigin, FileDevice::Open,
+// CacheSet::Open and OriginIdentity, and FormatCache's; FAILED_PRECONDITION
+// for an origin that has no identity (no cache was ever formatted for it).
 absl::StatusOr<VolumeDevices> OpenVolumeDevices(const VolumeConfig& cfg);
 
-// Formats cfg.cache for cfg.origin (the FormatVolume RPC). The cache must
-// exist. FAILED_PRECONDITION when it already begins with a writeboost
-// superblock and !force, or when either device is in use.
+// Formats cfg's cache devices for cfg.origin (the FormatVolume RPC), as one
+// device or as a cfg.cache_layout set (FormatCacheSet). The devices must
+// exist. FAILED_PRECONDITION when one already begins with a writeboost
+// superblock and !force, or when any device is in use.
 absl::Status FormatVolumeDevices(const VolumeConfig& cfg, bool force);
 
 }  // namespace wb::node

@@ -223,5 +223,36 @@ TEST_F(NodeTest, HealthReportsVolumesAndServices) {
   EXPECT_EQ(admin->Serving("nope").status().code(), absl::StatusCode::kNotFound);
 }
 
+// Read caching, WriteZeroes and Trim as the service reports them.
+TEST_F(NodeTest, StatusCountsStagedReadsCacheHitsZeroesAndTrims) {
+  StartNode();
+  auto admin = Admin();
+  auto v = Open();
+  ASSERT_NE(v, nullptr);
+  ASSERT_TRUE(admin->SendMessage("v", "read_cache_threshold", "8").ok());
+  std::string out(4096, 'x');
+  // Blocks never written: every read misses and is staged (none sequential).
+  for (int i = 0; i < 8; i++) ASSERT_TRUE(v->Read((2 * i + 100) * 65536, absl::MakeSpan(out)).ok());
+  auto st = admin->GetStatus("v");
+  ASSERT_TRUE(st.ok()) << st.status();
+  EXPECT_TRUE(st->read_cache().enabled());
+  EXPECT_EQ(st->read_cache().threshold(), 8u);
+  EXPECT_EQ(st->read_cache().staged_blocks(), 8u);
+  EXPECT_EQ(st->read_cache().clean_blocks(), 8u);
+  EXPECT_EQ(st->nr_dirty_cache_blocks(), 0u);
+  for (int i = 0; i < 8; i++) ASSERT_TRUE(v->Read((2 * i + 100) * 65536, absl::MakeSpan(out)).ok());
+  st = admin->GetStatus("v");
+  EXPECT_EQ(st->read_cache().cache_hit_blocks(), 8u);
+
+  ASSERT_TRUE(v->WriteZeroes(1 << 20, 1 << 20).ok());
+  ASSERT_TRUE(v->Trim(4 << 20, 64 << 10).ok());
+  st = admin->GetStatus("v");
+  EXPECT_EQ(st->zero_blocks(), 256u);
+  EXPECT_EQ(st->trim_blocks(), 16u);
+  std::string z(1 << 20, 'x');
+  ASSERT_TRUE(v->Read(1 << 20, absl::MakeSpan(z)).ok());
+  EXPECT_TRUE(IsZero(z));
+}
+
 }  // namespace
 }  // namespace wbtest

@@ -1,0 +1,111 @@
+#!/usr/bin/env bash
+# Several cache devices per volume against a real writeboostd: a mirror
+# created from the config (cache= twice), data written, one member wiped
+# while the node is stopped, the node restarted: the data reads back and
+# wbctl status shows the mirror degraded with that member FAILED; wbctl
+# resilver copies it back, after which it alone holds the data. Then a
+# stripe set formatted and attached through wbctl.
+#   WRITEBOOSTD=... WBCTL=... tests/node/test-node-cache-set.sh
+set -euo pipefail
+
+: "${WRITEBOOSTD:?set WRITEBOOSTD to the writeboostd binary}"
+: "${WBCTL:?set WBCTL to the wbctl binary}"
+command -v python3 >/dev/null || { echo "FAIL: python3 is missing (scripts/install-deps.sh installs it)"; exit 1; }
+
+dir=$(mktemp -d /var/tmp/wbnode-set-XXXXXX)
+pid=""
+cleanup() {
+  [[ -n "$pid" ]] && kill -9 "$pid" 2>/dev/null || true
+  rm -rf "$dir"
+}
+trap cleanup EXIT
+
+fail() { echo "FAIL: $*" >&2; echo "--- daemon log:" >&2; cat "$dir/daemon.log" >&2; exit 1; }
+json() { python3 -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+server="127.0.0.1:$port"
+W=("$WBCTL" --server "$server")
+vol="name=m,origin=$dir/m.origin,origin_size=64M,cache=$dir/c0,cache=$dir/c1,cache_layout=mirror,cache_size=32M"
+
+start() {  # waits until m serves
+  "$WRITEBOOSTD" --listen "$server" --data-dir "$dir/data" --volume "$vol" >>"$dir/daemon.log" 2>&1 &
+  pid=$!
+  for _ in $(seq 100); do
+    state=$("${W[@]}" status m --json 2>/dev/null | json 'd["state"]' 2>/dev/null || true)
+    [[ "$state" == VOLUME_STATE_SERVING ]] && return 0
+    sleep 0.1
+  done
+  fail "daemon did not start"
+}
+stop() {
+  kill -TERM "$pid"
+  wait "$pid" || fail "daemon exited with $?"
+  pid=""
+}
+
+echo "--- a new mirror from the config"
+start
+st=$("${W[@]}" status m --json)
+[[ $(json 'd.get("cache_layout")' <<<"$st") == CACHE_LAYOUT_MIRROR ]] || fail "layout: $st"
+[[ $(json '[c.get("health") for c in d["cache_devices"]]' <<<"$st") == \
+   "['DEVICE_HEALTH_HEALTHY', 'DEVICE_HEALTH_HEALTHY']" ]] || fail "health: $st"
+"${W[@]}" status m | grep -q 'cache layout.*mirror, 2 devices' || fail "status: $("${W[@]}" status m)"
+
+echo "--- durable writes, kept dirty in the cache"
+"${W[@]}" message m writeback_threshold 0 >/dev/null
+head -c 2097152 /dev/urandom >"$dir/data.bin"
+"${W[@]}" write m --offset 4M --file "$dir/data.bin" --fua >/dev/null
+"${W[@]}" flush m >/dev/null
+stop
+
+echo "--- member 1 wiped while the node is stopped"
+dd if=/dev/zero of="$dir/c1" bs=1M count=32 conv=notrunc status=none
+start
+"${W[@]}" read m --offset 4M --length 2M --file "$dir/back.bin"
+cmp "$dir/data.bin" "$dir/back.bin" || fail "data read back from the surviving member differs"
+st=$("${W[@]}" status m --json)
+[[ $(json '[c.get("health") for c in d["cache_devices"]]' <<<"$st") == \
+   "['DEVICE_HEALTH_HEALTHY', 'DEVICE_HEALTH_FAILED']" ]] || fail "health after wipe: $st"
+human=$("${W[@]}" status m)
+grep -q 'DEGRADED: 1 out of service' <<<"$human" || fail "status does not say degraded: $human"
+grep -q "cache 1.*$dir/c1.*FAILED" <<<"$human" || fail "status does not show c1 FAILED: $human"
+grep -q 'is failed; the mirror set is degraded' "$dir/daemon.log" || fail "no degraded log line"
+# Writes keep working on the survivor, and survive another restart.
+"${W[@]}" write m --offset 0 --file "$dir/data.bin" --fua >/dev/null
+stop
+start
+"${W[@]}" read m --offset 0 --length 2M --file "$dir/back2.bin"
+cmp "$dir/data.bin" "$dir/back2.bin" || fail "write to the degraded mirror lost"
+
+echo "--- wbctl resilver brings member 1 back (offline)"
+stop
+"$WBCTL" resilver --cache "$dir/c0" --cache "$dir/c1" >"$dir/resilver.out" ||
+  fail "resilver: $(cat "$dir/resilver.out")"
+grep -q 'member 1 .* is in sync again' "$dir/resilver.out" || fail "resilver: $(cat "$dir/resilver.out")"
+# Member 0 alone now holds nothing member 1 lacks: wipe it and serve from 1.
+dd if=/dev/zero of="$dir/c0" bs=1M count=32 conv=notrunc status=none
+start
+st=$("${W[@]}" status m --json)
+[[ $(json '[c.get("health") for c in d["cache_devices"]]' <<<"$st") == \
+   "['DEVICE_HEALTH_FAILED', 'DEVICE_HEALTH_HEALTHY']" ]] || fail "health after resilver: $st"
+"${W[@]}" read m --offset 0 --length 2M --file "$dir/back4.bin"
+cmp "$dir/data.bin" "$dir/back4.bin" || fail "resilvered member lacks the data at 0"
+"${W[@]}" read m --offset 4M --length 2M --file "$dir/back5.bin"
+cmp "$dir/data.bin" "$dir/back5.bin" || fail "resilvered member lacks the data at 4M"
+
+echo "--- a stripe formatted and attached through wbctl"
+truncate -s 64M "$dir/s.origin"
+truncate -s 16M "$dir/s0" "$dir/s1"
+"${W[@]}" format-volume s --origin "$dir/s.origin" --cache "$dir/s0" --cache "$dir/s1" \
+  --cache-layout stripe --attach >/dev/null || fail "format-volume stripe"
+"${W[@]}" write s --offset 1M --file "$dir/data.bin" --fua >/dev/null
+"${W[@]}" read s --offset 1M --length 2M --file "$dir/back3.bin"
+cmp "$dir/data.bin" "$dir/back3.bin" || fail "stripe read back differs"
+[[ $("${W[@]}" status s --json | json 'd.get("cache_layout")') == CACHE_LAYOUT_STRIPE ]] ||
+  fail "stripe layout: $("${W[@]}" status s --json)"
+# Several caches without a layout: a usage error, nothing sent.
+rc=0; "${W[@]}" format-volume t --origin "$dir/s.origin" --cache "$dir/s0" --cache "$dir/s1" \
+  >/dev/null 2>&1 || rc=$?
+[[ $rc -eq 2 ]] || fail "two caches without --cache-layout exited $rc, want 2"
+stop
+echo PASS
