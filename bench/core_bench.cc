@@ -18,6 +18,7 @@
 #include <utility>
 #include <atomic>
 #include <cstdio>
+#include <cstdlib>
 #include <string>
 #include <thread>
 #include <vector>
@@ -47,6 +48,9 @@ ABSL_FLAG(double, seconds, 5, "fua, ack_latency: run time");
 ABSL_FLAG(uint64_t, hdd_writes, 2000, "hdd: 4 KiB writes per run");
 ABSL_FLAG(uint64_t, hdd_region_mib, 256, "hdd: the writes fall in the first this many MiB");
 ABSL_FLAG(uint64_t, hdd_flush_every, 0, "hdd: a Flush after every this many writes (0: none)");
+ABSL_FLAG(std::string, hdd_rotation, "positional",
+          "hdd, read_cache: rotational delay, positional (the platter turns "
+          "with the clock) or random (a uniform fraction of a turn)");
 ABSL_FLAG(uint64_t, hot_reads, 1000, "read_cache: 4 KiB reads per pass");
 ABSL_FLAG(uint64_t, hot_set_mib, 16, "read_cache: the reads fall in this many MiB");
 ABSL_FLAG(std::string, timeline, "", "ingest, ack_latency: write a timeline here");
@@ -243,10 +247,22 @@ std::vector<uint64_t> HddSequence() {
 
 constexpr uint64_t kHddOrigin = 1ull << 30;
 
+wb::HddModel HddModelFromFlags() {
+  wb::HddModel m;
+  const std::string r = absl::GetFlag(FLAGS_hdd_rotation);
+  if (r == "random") {
+    m.rotation_mode = wb::HddModel::Rotation::kRandom;
+  } else if (r != "positional") {
+    std::fprintf(stderr, "--hdd_rotation must be positional or random, not %s\n", r.c_str());
+    std::exit(2);
+  }
+  return m;
+}
+
 // Writes the sequence straight to the modelled disk, in order, and flushes.
 double DirectSeconds(const std::vector<uint64_t>& blocks) {
   wb::MemDevice disk(kHddOrigin);
-  wb::HddModelDevice hdd(&disk);
+  wb::HddModelDevice hdd(&disk, HddModelFromFlags());
   wb::AlignedBuffer block(4096);
   absl::Time t0 = absl::Now();
   const uint64_t every = absl::GetFlag(FLAGS_hdd_flush_every);
@@ -265,7 +281,7 @@ double DirectSeconds(const std::vector<uint64_t>& blocks) {
 std::pair<double, double> CoreSeconds(const std::vector<uint64_t>& blocks, uint64_t cache_mib) {
   wb::MemDevice cache(cache_mib << 20);
   wb::MemDevice disk(kHddOrigin);
-  wb::HddModelDevice hdd(&disk);
+  wb::HddModelDevice hdd(&disk, HddModelFromFlags());
   wb::FormatOptions fo;
   fo.origin_identity = "hdd";
   fo.tunables.writeback_threshold = 0;  // only when urgent or drained
@@ -312,7 +328,7 @@ void Hdd() {
 double HotReadSeconds(uint32_t threshold) {
   wb::MemDevice cache(64 << 20);
   wb::MemDevice disk(kHddOrigin);
-  wb::HddModelDevice hdd(&disk);
+  wb::HddModelDevice hdd(&disk, HddModelFromFlags());
   wb::FormatOptions fo;
   fo.origin_identity = "hdd";
   fo.tunables.read_cache_threshold = threshold;

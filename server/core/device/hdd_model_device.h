@@ -4,11 +4,11 @@
 // tests and benchmarks to show what sorting and merging buy.
 //
 // The parameters are fixed from a 7200 rpm datasheet before anything is
-// tuned against them (docs/TESTING.md): 8.33 ms per rotation, average seek
-// 8.5 ms, full stroke 15 ms, 200 MB/s sequential. A request that starts
-// where the previous one ended pays neither seek nor rotation. There is no
-// volatile write cache, so Flush costs nothing (a kinder model would hide
-// the cost of random writes).
+// tuned against them (docs/TESTING.md, "The HDD model"): 8.33 ms per
+// rotation, average seek 8.5 ms, full stroke 15 ms, 200 MB/s sequential. A
+// request that starts where the previous one ended pays neither seek nor
+// rotation. There is no volatile write cache, so Flush costs nothing (a
+// kinder model would hide the cost of random writes).
 #ifndef WRITEBOOST_CORE_DEVICE_HDD_MODEL_DEVICE_H_
 #define WRITEBOOST_CORE_DEVICE_HDD_MODEL_DEVICE_H_
 
@@ -28,6 +28,21 @@ struct HddModel {
   absl::Duration full_stroke_seek = absl::Milliseconds(15);
   absl::Duration min_seek = absl::Microseconds(1070);  // average 8.5 ms
   double bytes_per_second = 200e6;
+
+  // How the wait for the target sector is charged.
+  enum class Rotation {
+    // The platter turns with the clock and every byte has an angle: a track
+    // holds one rotation's worth of bytes at the sequential rate, so the
+    // head waits until the target comes round, as on a real disk. A request
+    // on the head's own track needs no seek.
+    kPositional,
+    // A uniform random fraction of a rotation (and at least the shortest
+    // seek) for every request that does not continue the previous one.
+    // Pessimistic: close ascending targets on one track cost as much as
+    // random ones.
+    kRandom,
+  };
+  Rotation rotation_mode = Rotation::kPositional;
 };
 
 class HddModelDevice final : public Device {
@@ -46,8 +61,10 @@ class HddModelDevice final : public Device {
   absl::Duration busy() const;
 
  private:
-  // Time the modelled head needs for req from where it is; moves the head.
-  absl::Duration ServiceTime(const IoRequest& req);
+  // Time the modelled head needs for req from where it is, starting at
+  // `now`; moves the head.
+  absl::Duration ServiceTime(const IoRequest& req, absl::Time now);
+  absl::Duration SeekTime(uint64_t from, uint64_t to) const;
   struct Pending {
     IoRequest req;
     IoCallback done;
@@ -61,7 +78,8 @@ class HddModelDevice final : public Device {
   bool stop_ ABSL_GUARDED_BY(mu_) = false;
   absl::Duration busy_ ABSL_GUARDED_BY(mu_);
   uint64_t head_ = 0;  // byte offset where the last request ended; Run() only
-  std::mt19937_64 rng_;  // rotational positions; Run() only
+  std::mt19937_64 rng_;  // rotational positions (kRandom); Run() only
+  const absl::Time spin_up_;  // the platter's angle is 0 at this instant
   std::thread worker_;
 };
 
