@@ -10,6 +10,7 @@
 #include "absl/strings/str_format.h"
 #include "client/wbctl/json_text.h"
 #include "client/wbctl/cache_info.h"
+#include "client/wbctl/offline_cache.h"
 #include "client/wbctl/commands.h"
 #include "client/wbctl/output.h"
 #include "server/core/device/aligned_io.h"
@@ -21,7 +22,7 @@ namespace wbctl {
 namespace {
 
 struct CheckArgs {
-  std::string cache;
+  std::vector<std::string> caches;
   std::string origin;
   bool json = false;
 };
@@ -54,7 +55,8 @@ absl::Status CheckOriginMatches(const std::string& path,
 }
 
 int RunCheck(const CheckArgs& args) {
-  Json out{{"cache", args.cache}};
+  const std::string label = CacheLabel(args.caches);
+  Json out{{"cache", label}};
   auto fail = [&](absl::string_view message) {
     if (args.json) {
       out["consistent"] = false;
@@ -63,7 +65,9 @@ int RunCheck(const CheckArgs& args) {
     }
     return Fail(message);
   };
-  auto cache = OpenForReading(args.cache, true);
+  // A set is opened as the node would, without the assembly's writes:
+  // check reports what recovery will find on the member reads use.
+  auto cache = OpenOfflineCache(args.caches, OfflineCacheOptions{});
   if (!cache.ok()) return fail(cache.status().message());
   absl::StatusOr<wb::CacheHead> head = wb::ReadCacheHead(**cache);
   if (!head.ok()) return fail(head.status().message());
@@ -80,7 +84,7 @@ int RunCheck(const CheckArgs& args) {
 
   absl::StatusOr<LogScan> scan;
   {
-    Progress progress("verifying " + args.cache, false, "segments");
+    Progress progress("verifying " + label, false, "segments");
     scan = ScanLog(
         **cache, *head, true, false,
         [&](uint64_t done, uint64_t total) { progress.Update(done, total); });
@@ -107,7 +111,7 @@ int RunCheck(const CheckArgs& args) {
     return kExitOk;
   }
   Report r;
-  r.Add("cache", args.cache);
+  r.Add("cache", label);
   DescribeSuperblock(head->sb, head->geo, &r);
   DescribeProgress(*copies, head->progress, false, &r);
   DescribeLog(*scan, head->geo, &r);
@@ -287,7 +291,10 @@ void AddInspectCommands(CLI::App& app) {
   CLI::App* check = app.add_subcommand("check",
                                        "Verify a cache: superblock, progress "
                                        "record and every log segment's data");
-  check->add_option("--cache", ca->cache, "Cache device or file")
+  check
+      ->add_option("--cache", ca->caches,
+                   "Cache device or file; every member of a cache set, each "
+                   "with its own --cache")
       ->type_name("PATH")
       ->required();
   check

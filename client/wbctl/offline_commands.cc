@@ -9,9 +9,11 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "absl/strings/str_format.h"
 #include "client/wbctl/cache_info.h"
+#include "client/wbctl/offline_cache.h"
 #include "client/wbctl/commands.h"
 #include "client/wbctl/output.h"
 #include "server/core/device/aligned_io.h"
@@ -32,8 +34,9 @@ struct FormatArgs {
 };
 
 struct DrainArgs {
-  std::string cache;
+  std::vector<std::string> caches;
   std::string origin;
+  bool allow_missing = false;
 };
 
 absl::StatusOr<std::unique_ptr<wb::FileDevice>> OpenExclusive(
@@ -175,13 +178,20 @@ int RunFormat(const FormatArgs& args) {
 }
 
 int RunDrain(const DrainArgs& args) {
-  if (absl::Status s = CheckDistinct(args.cache, args.origin); !s.ok()) {
-    return Fail(s, kExitUsage);
+  const std::string label = CacheLabel(args.caches);
+  for (const std::string& c : args.caches) {
+    if (absl::Status s = CheckDistinct(c, args.origin); !s.ok()) {
+      return Fail(s, kExitUsage);
+    }
   }
-  auto cache = OpenExclusive(args.cache);
-  if (!cache.ok()) return Fail(cache.status());
   auto origin = OpenExclusive(args.origin);
   if (!origin.ok()) return Fail(origin.status());
+  // A set is assembled as the node would, since the drain replays it.
+  OfflineCacheOptions cache_options;
+  cache_options.assemble = true;
+  cache_options.allow_missing = args.allow_missing;
+  auto cache = OpenOfflineCache(args.caches, cache_options);
+  if (!cache.ok()) return Fail(cache.status());
   absl::StatusOr<wb::CacheHead> head = wb::ReadCacheHead(**cache);
   if (!head.ok()) return Fail(head.status());
 
@@ -224,15 +234,15 @@ int RunDrain(const DrainArgs& args) {
   wb::VolumeStatus after = (*volume)->GetStatus();
   absl::Status closed = (*volume)->Close();
   if (!dropped.ok()) {
-    return Fail(absl::StrFormat("drain of %s failed: %s", args.cache,
+    return Fail(absl::StrFormat("drain of %s failed: %s", label,
                                 dropped.message()));
   }
   if (!closed.ok()) {
     return Fail(absl::StrFormat("closing %s after the drain failed: %s",
-                                args.cache, closed.message()));
+                                label, closed.message()));
   }
 
-  std::cout << "drained " << args.cache << " onto " << args.origin
+  std::cout << "drained " << label << " onto " << args.origin
             << "; the cache is clean\n";
   Report r;
   r.Add("segments written back",
@@ -285,9 +295,15 @@ void AddOfflineCommands(CLI::App& app) {
   CLI::App* drain = app.add_subcommand(
       "drain",
       "Write every dirty block back to the origin, leaving a clean cache");
-  drain->add_option("--cache", da->cache, "Cache device or file")
+  drain
+      ->add_option("--cache", da->caches,
+                   "Cache device or file; every member of a cache set, each "
+                   "with its own --cache")
       ->type_name("PATH")
       ->required();
+  drain->add_flag("--allow-missing", da->allow_missing,
+                  "Drain a mirror although an in-sync member is not given "
+                  "(it is recorded failed)");
   drain->add_option("--origin", da->origin, "The cache's origin device or file")
       ->type_name("PATH")
       ->required();

@@ -4,7 +4,8 @@
 # while the node is stopped, the node restarted: the data reads back and
 # wbctl status shows the mirror degraded with that member FAILED; wbctl
 # resilver copies it back, after which it alone holds the data. Then a
-# stripe set formatted and attached through wbctl.
+# stripe set formatted and attached through wbctl, checked and drained
+# offline.
 #   WRITEBOOSTD=... WBCTL=... tests/node/test-node-cache-set.sh
 set -euo pipefail
 
@@ -98,6 +99,7 @@ truncate -s 64M "$dir/s.origin"
 truncate -s 16M "$dir/s0" "$dir/s1"
 "${W[@]}" format-volume s --origin "$dir/s.origin" --cache "$dir/s0" --cache "$dir/s1" \
   --cache-layout stripe --attach >/dev/null || fail "format-volume stripe"
+"${W[@]}" message s writeback_threshold 0 >/dev/null
 "${W[@]}" write s --offset 1M --file "$dir/data.bin" --fua >/dev/null
 "${W[@]}" read s --offset 1M --length 2M --file "$dir/back3.bin"
 cmp "$dir/data.bin" "$dir/back3.bin" || fail "stripe read back differs"
@@ -108,4 +110,20 @@ rc=0; "${W[@]}" format-volume t --origin "$dir/s.origin" --cache "$dir/s0" --cac
   >/dev/null 2>&1 || rc=$?
 [[ $rc -eq 2 ]] || fail "two caches without --cache-layout exited $rc, want 2"
 stop
+
+echo "--- offline check and drain of the stripe set"
+rc=0; "$WBCTL" check --cache "$dir/s0" >"$dir/alone.out" 2>&1 || rc=$?
+[[ $rc -ne 0 ]] && grep -q 'member 0 of a 2-device stripe cache set' "$dir/alone.out" ||
+  fail "check of one stripe member alone (exit $rc): $(cat "$dir/alone.out")"
+ck=$("$WBCTL" check --cache "$dir/s1" --cache "$dir/s0" --json) || fail "check of the set: $ck"
+[[ $(json 'd["consistent"]' <<<"$ck") == True ]] || fail "set not consistent: $ck"
+(( $(json 'd["log"]["distinct_dirty_blocks"]' <<<"$ck") >= 512 )) || fail "dirty blocks: $ck"
+cmp -s -i 1048576:0 -n 2097152 "$dir/s.origin" "$dir/data.bin" &&
+  fail "the origin held the data before the drain: the drain below proves nothing"
+"$WBCTL" drain --cache "$dir/s0" --cache "$dir/s1" --origin "$dir/s.origin" >"$dir/drain.out" ||
+  fail "drain of the set: $(cat "$dir/drain.out")"
+cmp -i 1048576:0 -n 2097152 "$dir/s.origin" "$dir/data.bin" ||
+  fail "the origin lacks the drained data"
+ck=$("$WBCTL" check --cache "$dir/s0" --cache "$dir/s1" --json) || fail "check after drain: $ck"
+[[ $(json 'd["log"]["distinct_dirty_blocks"]' <<<"$ck") == 0 ]] || fail "dirty after drain: $ck"
 echo PASS

@@ -119,7 +119,7 @@ absl::StatusOr<Superblock> Superblock::Decode(const char* block) {
     // whole, or a mirror member that the set may have declared stale.
     return absl::FailedPreconditionError(absl::StrFormat(
         "this device is member %u of a %u-device %s cache set; open it "
-        "together with the other members (one cache= per member)",
+        "together with the other members (every member as a cache device)",
         sb->device_index, sb->nr_devices, LayoutName(sb->layout)));
   }
   return sb;
