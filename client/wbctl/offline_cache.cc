@@ -9,8 +9,8 @@
 
 namespace wbctl {
 
-absl::StatusOr<std::unique_ptr<wb::Device>> OpenOfflineCache(
-    const std::vector<std::string>& paths, const OfflineCacheOptions& options) {
+absl::StatusOr<std::vector<std::unique_ptr<wb::Device>>> OpenMembers(
+    const std::vector<std::string>& paths) {
   std::vector<std::unique_ptr<wb::Device>> members;
   for (const std::string& path : paths) {
     wb::FileDeviceOptions o;
@@ -21,6 +21,15 @@ absl::StatusOr<std::unique_ptr<wb::Device>> OpenOfflineCache(
     if (!dev.ok()) return dev.status();
     members.push_back(*std::move(dev));
   }
+  return members;
+}
+
+absl::StatusOr<std::unique_ptr<wb::Device>> OpenOfflineCache(
+    const std::vector<std::string>& paths, const OfflineCacheOptions& options) {
+  absl::StatusOr<std::vector<std::unique_ptr<wb::Device>>> opened =
+      OpenMembers(paths);
+  if (!opened.ok()) return opened.status();
+  std::vector<std::unique_ptr<wb::Device>> members = *std::move(opened);
   if (members.size() == 1) return std::move(members[0]);
   wb::CacheSetOpenOptions set_options;
   set_options.allow_missing = options.allow_missing;

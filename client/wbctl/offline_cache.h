@@ -22,6 +22,10 @@ struct OfflineCacheOptions {
   bool allow_missing = false;
 };
 
+// Opens every path exclusively (O_DIRECT), in order.
+absl::StatusOr<std::vector<std::unique_ptr<wb::Device>>> OpenMembers(
+    const std::vector<std::string>& paths);
+
 // Opens every path exclusively (O_DIRECT). One path: that device. Several:
 // the cache set they form, in any order (docs/FORMAT.md, "Cache sets").
 // Errors name the device: missing or locked paths, members of different

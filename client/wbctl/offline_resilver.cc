@@ -8,9 +8,9 @@
 
 #include "absl/strings/str_format.h"
 #include "client/wbctl/commands.h"
+#include "client/wbctl/offline_cache.h"
 #include "client/wbctl/output.h"
 #include "server/core/device/cache_set.h"
-#include "server/core/device/file_device.h"
 
 namespace wbctl {
 namespace {
@@ -21,20 +21,13 @@ struct ResilverArgs {
 };
 
 int RunResilver(const ResilverArgs& args) {
-  std::vector<std::unique_ptr<wb::Device>> members;
-  for (const std::string& path : args.caches) {
-    wb::FileDeviceOptions o;
-    o.direct = true;
-    o.exclusive = true;
-    absl::StatusOr<std::unique_ptr<wb::FileDevice>> dev =
-        wb::FileDevice::Open(path, o);
-    if (!dev.ok()) return Fail(dev.status());
-    members.push_back(*std::move(dev));
-  }
+  absl::StatusOr<std::vector<std::unique_ptr<wb::Device>>> members =
+      OpenMembers(args.caches);
+  if (!members.ok()) return Fail(members.status());
   wb::CacheSetOpenOptions options;
   options.allow_missing = args.allow_missing;
   absl::StatusOr<std::unique_ptr<wb::CacheSet>> set =
-      wb::CacheSet::Open(std::move(members), options);
+      wb::CacheSet::Open(*std::move(members), options);
   if (!set.ok()) return Fail(set.status());
   if ((*set)->layout() != wb::kLayoutMirror) {
     return Fail(absl::StrFormat(

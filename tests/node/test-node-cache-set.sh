@@ -9,22 +9,8 @@
 #   WRITEBOOSTD=... WBCTL=... tests/node/test-node-cache-set.sh
 set -euo pipefail
 
-: "${WRITEBOOSTD:?set WRITEBOOSTD to the writeboostd binary}"
-: "${WBCTL:?set WBCTL to the wbctl binary}"
-command -v python3 >/dev/null || { echo "FAIL: python3 is missing (scripts/install-deps.sh installs it)"; exit 1; }
-
-dir=$(mktemp -d /var/tmp/wbnode-set-XXXXXX)
-pid=""
-cleanup() {
-  [[ -n "$pid" ]] && kill -9 "$pid" 2>/dev/null || true
-  rm -rf "$dir"
-}
-trap cleanup EXIT
-
-fail() { echo "FAIL: $*" >&2; echo "--- daemon log:" >&2; cat "$dir/daemon.log" >&2; exit 1; }
-json() { python3 -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-server="127.0.0.1:$port"
+SCRATCH_NAME=set
+. "$(dirname "$0")/script_setup.sh"
 W=("$WBCTL" --server "$server")
 vol="name=m,origin=$dir/m.origin,origin_size=64M,cache=$dir/c0,cache=$dir/c1,cache_layout=mirror,cache_size=32M"
 

@@ -6,21 +6,8 @@
 #   WRITEBOOSTD=... WBCTL=... tests/node/test-node-wbctl.sh
 set -euo pipefail
 
-: "${WRITEBOOSTD:?set WRITEBOOSTD to the writeboostd binary}"
-: "${WBCTL:?set WBCTL to the wbctl binary}"
-command -v python3 >/dev/null || { echo "FAIL: python3 is missing (scripts/install-deps.sh installs it)"; exit 1; }
-
-dir=$(mktemp -d /var/tmp/wbnode-wbctl-XXXXXX)
-pid=""
-cleanup() {
-  [[ -n "$pid" ]] && kill -9 "$pid" 2>/dev/null || true
-  rm -rf "$dir"
-}
-trap cleanup EXIT
-
-fail() { echo "FAIL: $*" >&2; echo "--- daemon log:" >&2; cat "$dir/daemon.log" >&2; exit 1; }
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-server="127.0.0.1:$port"
+SCRATCH_NAME=wbctl
+. "$(dirname "$0")/script_setup.sh"
 vol="name=v,origin=$dir/v.origin,cache=$dir/v.cache,origin_size=64M,cache_size=32M"
 
 start() {  # start ARGS...: starts the daemon and waits until v serves
@@ -53,7 +40,6 @@ expect_error() {
   [[ $rc -eq 1 ]] || fail "$* exited $rc, want 1: $out"
   [[ "$out" == *"wbctl: $code: "* ]] || fail "$* printed '$out', want $code"
 }
-json() { python3 -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
 
 wbctl_auth=()
 start --listen "$server" --volume "$vol"
