@@ -20,13 +20,16 @@
 #include "server/core/device/file_device.h"
 #include "server/core/device/origin_identity.h"
 #include "server/core/util/coding.h"
+#include "server/core/format_cache_set.h"
+#include "server/core/format/superblock.h"
 #include "server/core/volume.h"
 
 namespace wbctl {
 namespace {
 
 struct FormatArgs {
-  std::string cache;
+  std::vector<std::string> caches;
+  std::string cache_layout = "single";
   std::string origin;
   std::string segment_size = "512K";
   std::string cache_size;
@@ -74,6 +77,13 @@ absl::StatusOr<std::optional<std::string>> ExistingCache(wb::Device& cache) {
     return s;
   }
   if (wb::GetFixed32(block.data()) != wb::kSuperblockMagic) return std::nullopt;
+  absl::StatusOr<wb::Superblock> sb = wb::Superblock::DecodeAnyLayout(block.data());
+  if (sb.ok() && sb->layout != wb::kLayoutSingle) {
+    return absl::StrFormat(
+        "member %u of a %u-device %s cache set (uuid %s, origin \"%s\")",
+        sb->device_index, sb->nr_devices, wb::LayoutName(sb->layout),
+        wb::UuidToString(sb->uuid), sb->origin_identity);
+  }
   absl::StatusOr<wb::CacheHead> head = wb::ReadCacheHead(cache);
   if (!head.ok()) {
     return absl::StrFormat("a damaged writeboost cache (%s)",
@@ -120,29 +130,53 @@ int RunFormat(const FormatArgs& args) {
     }
     create_size = *size;
   }
-  if (absl::Status s = CheckDistinct(args.cache, args.origin); !s.ok()) {
-    return Fail(s, kExitUsage);
+  uint32_t layout = wb::kLayoutSingle;
+  if (args.cache_layout == "stripe") {
+    layout = wb::kLayoutStripe;
+  } else if (args.cache_layout == "mirror") {
+    layout = wb::kLayoutMirror;
+  } else if (args.cache_layout != "single") {
+    return Fail(absl::StrFormat("--cache-layout %s: want single, stripe or mirror",
+                                args.cache_layout),
+                kExitUsage);
   }
+  if ((layout == wb::kLayoutSingle) != (args.caches.size() == 1) ||
+      args.caches.size() > wb::kMaxCacheDevices) {
+    return Fail(absl::StrFormat(
+                    "%u --cache with --cache-layout %s: single takes one "
+                    "device, stripe and mirror 2 to %u",
+                    args.caches.size(), args.cache_layout, wb::kMaxCacheDevices),
+                kExitUsage);
+  }
+  for (const std::string& c : args.caches) {
+    if (absl::Status s = CheckDistinct(c, args.origin); !s.ok()) {
+      return Fail(s, kExitUsage);
+    }
+  }
+  const std::string label = CacheLabel(args.caches);
 
   auto origin = OpenExclusive(args.origin);
   if (!origin.ok()) return Fail(origin.status());
-  auto cache = OpenExclusive(args.cache, create_size);
-  if (!cache.ok()) return Fail(cache.status());
-  if (create_size != 0 && (*cache)->size() != create_size) {
-    Warn(absl::StrFormat("--cache-size ignored: %s already has %s", args.cache,
-                         FormatSize((*cache)->size())));
-  }
-
-  absl::StatusOr<std::optional<std::string>> existing = ExistingCache(**cache);
-  if (!existing.ok()) return Fail(existing.status());
-  if (existing->has_value()) {
-    if (!args.force) {
-      return Fail(absl::StrFormat(
-          "refusing to format %s: it already holds %s; pass --force to "
-          "overwrite it (after 'wbctl drain' if its data must be kept)",
-          args.cache, **existing));
+  std::vector<std::unique_ptr<wb::FileDevice>> caches;
+  for (const std::string& c : args.caches) {
+    auto cache = OpenExclusive(c, create_size);
+    if (!cache.ok()) return Fail(cache.status());
+    if (create_size != 0 && (*cache)->size() != create_size) {
+      Warn(absl::StrFormat("--cache-size ignored: %s already has %s", c,
+                           FormatSize((*cache)->size())));
     }
-    Warn(absl::StrFormat("--force: overwriting %s", **existing));
+    absl::StatusOr<std::optional<std::string>> existing = ExistingCache(**cache);
+    if (!existing.ok()) return Fail(existing.status());
+    if (existing->has_value()) {
+      if (!args.force) {
+        return Fail(absl::StrFormat(
+            "refusing to format %s: it already holds %s; pass --force to "
+            "overwrite it (after 'wbctl drain' if its data must be kept)",
+            c, **existing));
+      }
+      Warn(absl::StrFormat("--force: overwriting %s", **existing));
+    }
+    caches.push_back(*std::move(cache));
   }
 
   absl::StatusOr<std::string> identity = wb::OriginIdentity(args.origin, true);
@@ -153,24 +187,34 @@ int RunFormat(const FormatArgs& args) {
   options.origin_identity = *identity;
   absl::Status formatted;
   {
-    Progress progress("zeroing " + args.cache, true);
+    Progress progress("zeroing " + label, true);
     options.progress = [&](uint64_t done, uint64_t total) {
       progress.Update(done, total);
     };
-    formatted = wb::FormatCache(**cache, **origin, options);
+    std::vector<wb::Device*> members;
+    for (auto& c : caches) members.push_back(c.get());
+    formatted = wb::FormatCacheSet(members, layout, **origin, options);
   }
   if (!formatted.ok()) {
-    return Fail(absl::StrFormat("formatting %s failed: %s", args.cache,
+    return Fail(absl::StrFormat("formatting %s failed: %s", label,
                                 formatted.message()));
   }
+  caches.clear();  // releases the locks for the read-back below
 
-  absl::StatusOr<wb::CacheHead> head = wb::ReadCacheHead(**cache);
+  auto cache = OpenOfflineCache(args.caches, OfflineCacheOptions{});
+  absl::StatusOr<wb::CacheHead> head =
+      cache.ok() ? wb::ReadCacheHead(**cache)
+                 : absl::StatusOr<wb::CacheHead>(cache.status());
   if (!head.ok()) {
     return Fail(absl::StrFormat("%s was formatted but does not read back: %s",
-                                args.cache, head.status().message()));
+                                label, head.status().message()));
   }
-  std::cout << "formatted " << args.cache << " as a writeboost cache for "
-            << args.origin << "\n";
+  std::cout << "formatted " << label << " as a writeboost cache"
+            << (layout == wb::kLayoutSingle
+                    ? ""
+                    : absl::StrFormat(" (%s of %u devices)",
+                                      wb::LayoutName(layout), args.caches.size()))
+            << " for " << args.origin << "\n";
   Report r;
   DescribeSuperblock(head->sb, head->geo, &r);
   r.Print(std::cout);
@@ -266,9 +310,16 @@ void AddOfflineCommands(CLI::App& app) {
   CLI::App* format = app.add_subcommand(
       "format",
       "Write a new, empty cache for an origin (destroys the cache's contents)");
-  format->add_option("--cache", fa->cache, "Cache device or file")
+  format
+      ->add_option("--cache", fa->caches,
+                   "Cache device or file; repeat it for a stripe or mirror set")
       ->type_name("PATH")
       ->required();
+  format
+      ->add_option("--cache-layout", fa->cache_layout,
+                   "single, or stripe or mirror over every --cache")
+      ->type_name("LAYOUT")
+      ->capture_default_str();
   format
       ->add_option("--origin", fa->origin,
                    "Origin device or file (only measured and identified)")

@@ -5,7 +5,7 @@
 # wbctl status shows the mirror degraded with that member FAILED; wbctl
 # resilver copies it back, after which it alone holds the data. Then a
 # stripe set formatted and attached through wbctl, checked and drained
-# offline.
+# offline; and a mirror formatted offline, then served.
 #   WRITEBOOSTD=... WBCTL=... tests/node/test-node-cache-set.sh
 set -euo pipefail
 
@@ -14,11 +14,11 @@ SCRATCH_NAME=set
 W=("$WBCTL" --server "$server")
 vol="name=m,origin=$dir/m.origin,origin_size=64M,cache=$dir/c0,cache=$dir/c1,cache_layout=mirror,cache_size=32M"
 
-start() {  # waits until m serves
+start() {  # serves $vol; waits until volume $1 (default m) serves
   "$WRITEBOOSTD" --listen "$server" --data-dir "$dir/data" --volume "$vol" >>"$dir/daemon.log" 2>&1 &
   pid=$!
   for _ in $(seq 100); do
-    state=$("${W[@]}" status m --json 2>/dev/null | json 'd["state"]' 2>/dev/null || true)
+    state=$("${W[@]}" status "${1:-m}" --json 2>/dev/null | json 'd["state"]' 2>/dev/null || true)
     [[ "$state" == VOLUME_STATE_SERVING ]] && return 0
     sleep 0.1
   done
@@ -112,4 +112,22 @@ cmp -i 1048576:0 -n 2097152 "$dir/s.origin" "$dir/data.bin" ||
   fail "the origin lacks the drained data"
 ck=$("$WBCTL" check --cache "$dir/s0" --cache "$dir/s1" --json) || fail "check after drain: $ck"
 [[ $(json 'd["log"]["distinct_dirty_blocks"]' <<<"$ck") == 0 ]] || fail "dirty after drain: $ck"
+
+echo "--- offline format of a mirror set, then served by the node"
+truncate -s 64M "$dir/x.origin"
+rc=0; "$WBCTL" format --cache "$dir/x0" --cache "$dir/x1" --cache-size 16M \
+  --origin "$dir/x.origin" >/dev/null 2>&1 || rc=$?
+[[ $rc -eq 2 ]] || fail "two caches without --cache-layout exited $rc, want 2"
+"$WBCTL" format --cache "$dir/x0" --cache "$dir/x1" --cache-size 16M --cache-layout mirror \
+  --origin "$dir/x.origin" >"$dir/format.out" || fail "format mirror: $(cat "$dir/format.out")"
+grep -q 'mirror of 2 devices' "$dir/format.out" || fail "format: $(cat "$dir/format.out")"
+rc=0; "$WBCTL" format --cache "$dir/x1" --origin "$dir/x.origin" >"$dir/reformat.out" 2>&1 || rc=$?
+[[ $rc -eq 1 ]] && grep -q 'member 1 of a 2-device mirror cache set' "$dir/reformat.out" ||
+  fail "reformatting one member without --force (exit $rc): $(cat "$dir/reformat.out")"
+vol="name=x,origin=$dir/x.origin,cache=$dir/x1,cache=$dir/x0,cache_layout=mirror"
+start x
+"${W[@]}" write x --offset 0 --file "$dir/data.bin" --fua >/dev/null
+"${W[@]}" read x --offset 0 --length 2M --file "$dir/back6.bin"
+cmp "$dir/data.bin" "$dir/back6.bin" || fail "offline-formatted mirror read back differs"
+stop
 echo PASS
