@@ -17,17 +17,7 @@ vol="name=m,origin=$dir/m.origin,origin_size=64M,cache=$dir/c0,cache=$dir/c1,cac
 start() {  # serves $vol; waits until volume $1 (default m) serves
   "$WRITEBOOSTD" --listen "$server" --data-dir "$dir/data" --volume "$vol" >>"$dir/daemon.log" 2>&1 &
   pid=$!
-  for _ in $(seq 100); do
-    state=$("${W[@]}" status "${1:-m}" --json 2>/dev/null | json 'd["state"]' 2>/dev/null || true)
-    [[ "$state" == VOLUME_STATE_SERVING ]] && return 0
-    sleep 0.1
-  done
-  fail "daemon did not start"
-}
-stop() {
-  kill -TERM "$pid"
-  wait "$pid" || fail "daemon exited with $?"
-  pid=""
+  wait_serving "${1:-m}" --server "$server"
 }
 
 echo "--- a new mirror from the config"

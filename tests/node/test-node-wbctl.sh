@@ -13,18 +13,7 @@ vol="name=v,origin=$dir/v.origin,cache=$dir/v.cache,origin_size=64M,cache_size=3
 start() {  # start ARGS...: starts the daemon and waits until v serves
   "$WRITEBOOSTD" "$@" >>"$dir/daemon.log" 2>&1 &
   pid=$!
-  for _ in $(seq 100); do
-    state=$("$WBCTL" "${wbctl_auth[@]}" --server "${wait_server:-$server}" status v --json \
-              2>/dev/null | json 'd["state"]' 2>/dev/null || true)
-    [[ "$state" == VOLUME_STATE_SERVING ]] && return 0
-    sleep 0.1
-  done
-  fail "daemon did not start"
-}
-stop() {
-  kill -TERM "$pid"
-  wait "$pid" || fail "daemon exited with $?"
-  pid=""
+  wait_serving v "${wbctl_auth[@]}" --server "${wait_server:-$server}"
 }
 # expect_usage CMD...: the command fails with exit 2 (nothing sent).
 expect_usage() {
