@@ -13,6 +13,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "server/core/device/nbd_device.h"
+#include "server/core/format/superblock.h"
 #include "server/node/log.h"
 #include "server/node/volume_registry.h"
 
@@ -26,7 +27,7 @@ absl::Status OsError(const std::string& what, const std::string& path) {
 nlohmann::json ToJson(const VolumeConfig& v) {
   nlohmann::json j = {{"name", v.name}, {"origin", v.origin}, {"cache", v.cache}};
   if (!v.more_caches.empty()) j["cache"] = CachePaths(v);
-  if (v.cache_layout != 0) j["cache_layout"] = CacheLayoutText(v.cache_layout);
+  if (v.cache_layout != 0) j["cache_layout"] = LayoutName(v.cache_layout);
   if (v.rambuf_size != 0) j["rambuf_size"] = v.rambuf_size;
   if (v.io_timeout_s != VolumeConfig().io_timeout_s) j["io_timeout"] = v.io_timeout_s;
   if (!v.origin_group.empty()) j["origin_group"] = v.origin_group;

@@ -15,6 +15,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "server/common/listen_address.h"
+#include "server/core/format/superblock.h"
 #include "server/core/tunables.h"
 
 namespace wb::node {
@@ -54,11 +55,6 @@ bool IsValidVolumeName(absl::string_view name) {
   return true;
 }
 
-namespace {
-// The spellings of cache_layout, by code.
-constexpr const char* kCacheLayouts[] = {"single", "stripe", "mirror"};
-}  // namespace
-
 std::vector<std::string> CachePaths(const VolumeConfig& v) {
   std::vector<std::string> out;
   if (!v.cache.empty()) out.push_back(v.cache);
@@ -67,15 +63,11 @@ std::vector<std::string> CachePaths(const VolumeConfig& v) {
 }
 
 absl::StatusOr<uint32_t> ParseCacheLayout(absl::string_view text) {
-  for (uint32_t i = 0; i < std::size(kCacheLayouts); i++) {
-    if (text == kCacheLayouts[i]) return i;
+  for (uint32_t layout : {kLayoutSingle, kLayoutStripe, kLayoutMirror}) {
+    if (text == LayoutName(layout)) return layout;
   }
   return absl::InvalidArgumentError(absl::StrCat(
       "cache_layout \"", text, "\" is not single, stripe or mirror"));
-}
-
-const char* CacheLayoutText(uint32_t layout) {
-  return layout < std::size(kCacheLayouts) ? kCacheLayouts[layout] : "unknown";
 }
 
 absl::Status SetVolumeKey(VolumeConfig* v, absl::string_view key,

@@ -91,9 +91,9 @@ absl::StatusOr<uint64_t> ParseSize(absl::string_view text);
 // Every cache device of v: cache, then more_caches.
 std::vector<std::string> CachePaths(const VolumeConfig& v);
 
-// "single", "stripe", "mirror" to 0, 1, 2; INVALID_ARGUMENT otherwise.
+// "single", "stripe", "mirror" (LayoutName's spellings) to kLayoutSingle,
+// kLayoutStripe, kLayoutMirror; INVALID_ARGUMENT otherwise.
 absl::StatusOr<uint32_t> ParseCacheLayout(absl::string_view text);
-const char* CacheLayoutText(uint32_t layout);
 
 // Sets one key of a volume from text: name, origin, cache (again for each
 // further cache device), cache_layout, rambuf_size, origin_size,

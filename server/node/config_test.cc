@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include "server/core/format/superblock.h"
+
 namespace wb::node {
 namespace {
 
@@ -117,7 +119,7 @@ TEST(ConfigTest, SeveralCacheDevicesNeedALayout) {
   for (const char* name : {"single", "stripe", "mirror"}) {
     absl::StatusOr<uint32_t> code = ParseCacheLayout(name);
     ASSERT_TRUE(code.ok()) << name;
-    EXPECT_STREQ(CacheLayoutText(*code), name);
+    EXPECT_STREQ(LayoutName(*code), name);
   }
   EXPECT_FALSE(ParseVolumeSpec("name=m,origin=/o,cache=/c,cache_layout=raid1").ok());
 

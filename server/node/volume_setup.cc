@@ -56,38 +56,18 @@ absl::StatusOr<FormatOptions> MakeFormatOptions(const VolumeConfig& cfg,
   return opts;
 }
 
-// Creates cfg.cache at cfg.cache_size and formats it for origin.
-absl::Status CreateCache(const VolumeConfig& cfg, const Device& origin,
-                         const std::string& identity) {
-  const std::string tmp = cfg.cache + ".formatting";
-  ::unlink(tmp.c_str());  // a format that a crash interrupted
-  FileDeviceOptions fo;
-  fo.create = true;
-  fo.create_size = cfg.cache_size;
-  absl::StatusOr<std::unique_ptr<FileDevice>> cache = OpenExclusive(tmp, fo);
-  if (!cache.ok()) return cache.status();
-  absl::StatusOr<FormatOptions> opts = MakeFormatOptions(cfg, identity);
-  if (!opts.ok()) return opts.status();
-  Log("volume %s: formatting new cache %s (%d MiB) for origin %s", cfg.name,
-      cfg.cache, cfg.cache_size >> 20, cfg.origin);
-  if (absl::Status s = FormatCache(**cache, origin, *opts); !s.ok()) return s;
-  cache->reset();
-  if (::rename(tmp.c_str(), cfg.cache.c_str()) != 0) {
-    return OsError("cannot rename to", cfg.cache);
-  }
-  return SyncParentDir(cfg.cache);
-}
-
-// Creates every cache device of a set at cfg.cache_size and formats them
-// together; as CreateCache, under temporary names renamed when done.
-absl::Status CreateCacheSet(const VolumeConfig& cfg, const Device& origin,
-                            const std::string& identity) {
+// Creates every cache device of cfg at cfg.cache_size and formats them
+// together for origin (one device: a plain cache). Each is written under a
+// temporary name and renamed when the format is done, so a crash leaves no
+// half-formatted device under the real name.
+absl::Status CreateCaches(const VolumeConfig& cfg, const Device& origin,
+                          const std::string& identity) {
   const std::vector<std::string> paths = CachePaths(cfg);
   std::vector<std::unique_ptr<FileDevice>> files;
   std::vector<Device*> members;
   for (const std::string& path : paths) {
     const std::string tmp = path + ".formatting";
-    ::unlink(tmp.c_str());
+    ::unlink(tmp.c_str());  // a format that a crash interrupted
     FileDeviceOptions fo;
     fo.create = true;
     fo.create_size = cfg.cache_size;
@@ -98,10 +78,10 @@ absl::Status CreateCacheSet(const VolumeConfig& cfg, const Device& origin,
   }
   absl::StatusOr<FormatOptions> opts = MakeFormatOptions(cfg, identity);
   if (!opts.ok()) return opts.status();
-  Log("volume %s: formatting a new %s cache set of %d devices (%d MiB each) "
-      "for origin %s",
-      cfg.name, CacheLayoutText(cfg.cache_layout), paths.size(),
-      cfg.cache_size >> 20, cfg.origin);
+  Log("volume %s: formatting a new %s cache of %d device(s) (%d MiB each) "
+      "for origin %s: %s",
+      cfg.name, LayoutName(cfg.cache_layout), paths.size(),
+      cfg.cache_size >> 20, cfg.origin, absl::StrJoin(paths, ", "));
   if (absl::Status s =
           FormatCacheSet(members, cfg.cache_layout, origin, *opts);
       !s.ok()) {
@@ -148,7 +128,7 @@ absl::Status OpenCaches(const VolumeConfig& cfg, VolumeDevices* d) {
   if ((*set)->layout() != cfg.cache_layout) {
     return absl::FailedPreconditionError(absl::StrCat(
         "volume ", cfg.name, ": cache_layout=",
-        CacheLayoutText(cfg.cache_layout), " but its cache devices hold a ",
+        LayoutName(cfg.cache_layout), " but its cache devices hold a ",
         LayoutName((*set)->layout()), " set"));
   }
   CacheSetStatus st = (*set)->GetStatus();
@@ -217,10 +197,9 @@ absl::StatusOr<VolumeDevices> OpenVolumeDevices(const VolumeConfig& cfg) {
     absl::StatusOr<std::string> identity =
         OriginIdentity(cfg.origin, /*create_if_missing=*/true);
     if (!identity.ok()) return identity.status();
-    absl::Status s = paths.size() == 1 && cfg.cache_layout == kLayoutSingle
-                         ? CreateCache(cfg, *d.origin, *identity)
-                         : CreateCacheSet(cfg, *d.origin, *identity);
-    if (!s.ok()) return s;
+    if (absl::Status s = CreateCaches(cfg, *d.origin, *identity); !s.ok()) {
+      return s;
+    }
   }
   // The cache first: a missing or busy cache is the better message.
   if (absl::Status s = OpenCaches(cfg, &d); !s.ok()) return s;
@@ -277,7 +256,7 @@ absl::Status FormatVolumeDevices(const VolumeConfig& cfg, bool force) {
   absl::StatusOr<FormatOptions> opts = MakeFormatOptions(cfg, *identity);
   if (!opts.ok()) return opts.status();
   Log("volume %s: formatting %s cache %s for origin %s", cfg.name,
-      CacheLayoutText(cfg.cache_layout), absl::StrJoin(CachePaths(cfg), ","),
+      LayoutName(cfg.cache_layout), absl::StrJoin(CachePaths(cfg), ","),
       cfg.origin);
   return FormatCacheSet(members, cfg.cache_layout, **origin, *opts);
 }
