@@ -13,9 +13,11 @@
 //
 // No stale read: a block is registered as a fill under mu_ before its origin
 // read, only if the cache has no copy; every write that changes the block
-// afterwards marks the fill stale, and write-around writes void every fill
-// (around_started_). A fill is staged only if it is still fresh and the
-// block still has no copy, all under mu_, so a newer value always wins.
+// afterwards marks the fill stale, and a write going around the cache at any
+// moment of the fill's life voids it: one in flight at registration (its
+// origin write may land after the read) or one started since (MarkAround).
+// A fill is staged only if it is still fresh and the block still has no
+// copy, all under mu_, so a newer value always wins.
 //
 // Replay ignores CLEAN entries (recovery): a crash forgets the read cache,
 // so a clean copy can never outlive a write that reached the origin around
@@ -37,17 +39,31 @@ void VolumeImpl::RegisterFill(uint64_t block) { read_fills_[block].readers++; }
 
 void VolumeImpl::StageFills(const std::vector<uint64_t>& blocks,
                             const std::vector<const char*>& data,
-                            uint64_t around_seen) {
+                            AroundMark around_seen) {
   if (blocks.empty()) return;
   absl::MutexLock l(&mu_);
   // data is empty when the read failed: only unregister.
-  // A write going around the cache since registration may have reached the
-  // origin before or after the read: trust none of what it read.
-  const bool around_quiet = around_started_ == around_seen && around_in_flight_ == 0;
+  // A write going around the cache while the fill lived may have reached
+  // the origin before or after the read: trust none of what it read. One
+  // in flight at registration counts even if it has completed since.
+#if defined(WB_MUTANT_stale_staging)
+  // Mutant: write-arounds never void a fill.
+  const bool around_quiet = true;
+#elif defined(WB_MUTANT_around_overlap)
+  // Mutant: only a write-around started after registration voids a fill.
+  const bool around_quiet = around_started_ == around_seen.started && around_in_flight_ == 0;
+#else
+  const bool around_quiet = !around_seen.busy && around_started_ == around_seen.started;
+#endif
   for (size_t i = 0; i < blocks.size(); i++) {
     const uint64_t block = blocks[i];
     auto it = read_fills_.find(block);
+#ifdef WB_MUTANT_stale_staging
+    // Mutant: a write since registration does not void the fill.
+    bool fresh = true;
+#else
     bool fresh = !it->second.stale;
+#endif
     if (--it->second.readers == 0) read_fills_.erase(it);
     if (!fresh || !around_quiet || data.empty() || index_.Find(block) != BlockIndex::kNone ||
         !failed_.ok() || closing_ || LowOnSpace()) {
@@ -101,13 +117,23 @@ bool VolumeImpl::EvictRetained(uint64_t pos, uint64_t blocks) {
   for (auto it = retained_.lower_bound(pos);
        it != retained_.end() && it->first < pos + blocks;) {
     Segment* s = it->second.get();
+#ifdef WB_MUTANT_evict_pinned
+    // Mutant: a reader's pin does not hold the head back; the segment is
+    // leaked so that its Unpin stays defined, but its ring blocks are reused
+    // under the reader.
+    const bool leak = s->pins > 0;
+#else
     if (s->pins > 0) return false;
+#endif
     for (uint32_t i = 0; i < s->nr_data; i++) {
       uint32_t cb = DataBlock(*s, i);
       if (index_.Find(OriginOf(cb)) == cb && IsClean(cb)) clean_blocks_--;
       ForgetCopy(cb);
     }
     by_pos_.erase(s->pos);
+#ifdef WB_MUTANT_evict_pinned
+    if (leak) static_cast<void>(it->second.release());
+#endif
     it = retained_.erase(it);
   }
   return true;

@@ -9,6 +9,8 @@
 #include <thread>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
+#include "absl/functional/any_invocable.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "gtest/gtest.h"
@@ -50,6 +52,72 @@ class SlowReadDevice final : public Device {
   std::atomic<absl::Duration> delay_{absl::Microseconds(300)};
 };
 
+// Holds origin I/O until the test lets it go, so that a race lands where
+// the test wants it. A held write has not reached the device yet; a held
+// read has already taken its data from the device and only its completion
+// waits (a read that a write overtakes on its way back).
+class GateDevice final : public Device {
+ public:
+  explicit GateDevice(Device* inner) : inner_(inner) {}
+  uint64_t size() const override { return inner_->size(); }
+  uint32_t logical_block_size() const override { return inner_->logical_block_size(); }
+  std::string name() const override { return "gate"; }
+  // Holds every later read (or write).
+  void Hold(IoOp op) {
+    absl::MutexLock l(&mu_);
+    holding_[Kind(op)] = true;
+  }
+  // Waits until n reads (or writes) are held.
+  void WaitHeld(IoOp op, size_t n) {
+    absl::MutexLock l(&mu_);
+    const std::vector<Step>& held = held_[Kind(op)];
+    auto enough = [&held, n] { return held.size() >= n; };
+    mu_.Await(absl::Condition(&enough));
+  }
+  // Stops holding reads (or writes) and lets the held ones go, in order.
+  void Release(IoOp op) {
+    std::vector<Step> go;
+    {
+      absl::MutexLock l(&mu_);
+      holding_[Kind(op)] = false;
+      go.swap(held_[Kind(op)]);
+    }
+    for (Step& step : go) std::move(step)();
+  }
+  void Submit(const IoRequest& req, IoCallback done) override {
+    if (req.op == IoOp::kRead) {
+      inner_->Submit(req, [this, done = std::move(done)](absl::Status st) mutable {
+        Pass(IoOp::kRead, [done = std::move(done), st]() mutable { std::move(done)(st); });
+      });
+    } else if (req.op == IoOp::kWrite) {
+      Pass(IoOp::kWrite, [this, req, done = std::move(done)]() mutable {
+        inner_->Submit(req, std::move(done));
+      });
+    } else {
+      inner_->Submit(req, std::move(done));
+    }
+  }
+
+ private:
+  using Step = absl::AnyInvocable<void() &&>;
+  static int Kind(IoOp op) { return op == IoOp::kRead ? 0 : 1; }
+  // Runs step now, or keeps it for Release.
+  void Pass(IoOp op, Step step) {
+    {
+      absl::MutexLock l(&mu_);
+      if (holding_[Kind(op)]) {
+        held_[Kind(op)].push_back(std::move(step));
+        return;
+      }
+    }
+    std::move(step)();
+  }
+  Device* const inner_;
+  absl::Mutex mu_;
+  bool holding_[2] ABSL_GUARDED_BY(mu_) = {false, false};
+  std::vector<Step> held_[2] ABSL_GUARDED_BY(mu_);
+};
+
 class ReadCacheTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -64,10 +132,12 @@ class ReadCacheTest : public ::testing::Test {
     ASSERT_TRUE(FormatCache(*cache_, *origin_, fo).ok());
   }
   std::unique_ptr<Volume> Open(bool slow = false) {
+    return Open(slow ? static_cast<Device*>(slow_origin_.get()) : origin_.get());
+  }
+  std::unique_ptr<Volume> Open(Device* origin) {
     OpenOptions oo;
     oo.origin_identity = "o";
     oo.rambuf_size = 256 * 1024;
-    Device* origin = slow ? static_cast<Device*>(slow_origin_.get()) : origin_.get();
     auto v = Volume::Open(std::make_unique<DeviceRef>(cache_.get()),
                           std::make_unique<DeviceRef>(origin), oo);
     EXPECT_TRUE(v.ok()) << v.status();
@@ -200,6 +270,35 @@ TEST_F(ReadCacheTest, AWriteAroundTheCacheDropsItsCleanCopy) {
   EXPECT_EQ(v->GetStatus().clean_blocks, 0u);
   EXPECT_TRUE(ReadAt(*v, 0, 4096) == w);  // and is staged afresh
   EXPECT_EQ(v->GetStatus().clean_blocks, 1u);
+  ASSERT_TRUE(v->Close().ok());
+}
+
+// A write going around the cache starts; a read misses and takes the old
+// bytes from the origin before the write lands; the write completes and is
+// acknowledged; only then does the read finish. The read overlapped the
+// write-around, so it must not be staged: the copy would be older than an
+// acknowledged write, and every later read would return it.
+TEST_F(ReadCacheTest, AReadOverlappingAWriteAroundThatEndsFirstIsNotStaged) {
+  Clobber(0, 'a');
+  GateDevice gate(origin_.get());
+  auto v = Open(&gate);
+  ASSERT_TRUE(v->SetTunable("write_around_mode", 1).ok());
+  const std::string w = Fill(4096, 'w');
+
+  gate.Hold(IoOp::kWrite);
+  std::thread writer([&] { EXPECT_TRUE(v->Write(0, w, false).ok()); });
+  gate.WaitHeld(IoOp::kWrite, 1);  // going around, not on the origin yet
+  gate.Hold(IoOp::kRead);
+  std::thread reader([&] { ReadAt(*v, 0, 4096); });
+  gate.WaitHeld(IoOp::kRead, 1);  // the old bytes taken, not yet delivered
+  gate.Release(IoOp::kWrite);
+  writer.join();  // acknowledged
+  gate.Release(IoOp::kRead);
+  reader.join();
+
+  EXPECT_EQ(v->GetStatus().read_cache_staged, 0u);
+  std::string got = ReadAt(*v, 0, 4096);
+  EXPECT_TRUE(got == w) << "read '" << got[0] << "' after the write of 'w' was acknowledged";
   ASSERT_TRUE(v->Close().ok());
 }
 

@@ -42,13 +42,13 @@ absl::Status VolumeImpl::Read(uint64_t offset, absl::Span<char> out) {
   std::vector<Segment*> pinned;
   // Blocks this read fetches wholly from the origin, to stage (read_cache.cc).
   std::vector<uint64_t> fills;
-  uint64_t around_seen = 0;
+  AroundMark around_seen;
 
   {
     absl::MutexLock l(&mu_);
     const bool cacheable = !ReadRunTooLong(offset, out.size()) &&
                            tunables_.read_cache_threshold != 0;
-    around_seen = around_started_;
+    around_seen = MarkAround();
     for (uint64_t pos = offset; pos < end;) {
       uint64_t block = pos / kBlockSize;
       uint32_t first = (pos % kBlockSize) / kSectorSize;

@@ -163,11 +163,20 @@ class VolumeImpl final : public Volume {
       if (it != read_fills_.end()) it->second.stale = true;
     }
   }
+  // What a read saw of write-around as it registered its fills: a write
+  // going around the cache at any time between then and staging voids them.
+  struct AroundMark {
+    uint64_t started = 0;  // around_started_
+    bool busy = false;     // a write-around was in flight
+  };
+  AroundMark MarkAround() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return {around_started_, around_in_flight_ != 0};
+  }
   // Stages the blocks a read fetched from the origin as clean entries if no
   // write touched them meanwhile; unregisters them either way. data holds
   // block blocks[i] at data + i * kBlockSize.
   void StageFills(const std::vector<uint64_t>& blocks,
-                  const std::vector<const char*>& data, uint64_t around_seen)
+                  const std::vector<const char*>& data, AroundMark around_seen)
       ABSL_LOCKS_EXCLUDED(mu_);
   // Drops the clean copy at the head of block's chain, if any (a write is
   // about to go around the cache).
