@@ -159,6 +159,7 @@ void VolumeImpl::SubmitSegmentWrite(Segment* s) {
     }
     durable = durable_through_;
     flags = s->starts_epoch ? kSegmentStartsEpoch : 0;
+    if (s->starts_epoch && s->internal_cut) flags |= kSegmentInternalCut;
   }
   for (uint32_t i = 0; i < s->nr_data; i++) {
     entries[i].data_crc = Crc32c(SlotData(*s, i), kBlockSize);

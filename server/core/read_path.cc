@@ -154,7 +154,10 @@ absl::Status VolumeImpl::Read(uint64_t offset, absl::Span<char> out) {
         AlignedBuffer meta(uint64_t{geo_.meta_blocks} * kBlockSize);
         result = cache_->Read(Geometry::RingOffset(src.seg->pos), meta.data(),
                               meta.size());
-        if (!result.ok()) break;
+        if (!result.ok()) {
+          CountCacheReadError();
+          break;
+        }
         absl::StatusOr<SegmentHeader> h =
             DecodeSegmentMeta(meta.data(), geo_, sb_.uuid);
         if (!h.ok()) {
@@ -170,7 +173,10 @@ absl::Status VolumeImpl::Read(uint64_t offset, absl::Span<char> out) {
       }
       result = cache_->Read(uint64_t{kRingStartBlock + src.cb} * kBlockSize,
                             block_buf.data(), kBlockSize);
-      if (!result.ok()) break;
+      if (!result.ok()) {
+        CountCacheReadError();
+        break;
+      }
       uint32_t slot = src.cb - src.seg->pos - geo_.meta_blocks;
       if (slot >= it->second.entries.size() ||
           Crc32c(block_buf.data(), kBlockSize) != it->second.entries[slot].data_crc) {

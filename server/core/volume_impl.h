@@ -55,6 +55,9 @@ struct Segment {
   // them may be older than a data entry of the same block in this segment.
   std::vector<uint32_t> virtual_cbs;
   bool starts_epoch = false;
+  // With starts_epoch: cut without a Flush, so writeback may merge the epoch
+  // with the one before (kSegmentInternalCut).
+  bool internal_cut = false;
   State state = State::kOpen;
   RamBuffer* buf = nullptr;  // set while its data is in RAM
   int writers = 0;           // writers still copying into buf
@@ -222,8 +225,16 @@ class VolumeImpl final : public Volume {
   // never cuts.
   bool PlanBatch(uint64_t after, bool may_cut, Batch* batch)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Reads a batch's segments from the cache, writeback_depth at a time.
+  // Reads a batch's segments from the cache, writeback_depth at a time;
+  // a failed read is counted as a cache error and retried a few times.
   absl::Status ReadBatch(Batch* batch) ABSL_LOCKS_EXCLUDED(mu_);
+  // A read of the cache device failed (the read path fails that read).
+  void CountCacheReadError() ABSL_LOCKS_EXCLUDED(mu_) {
+#ifndef WB_MUTANT_cache_error_as_origin
+    absl::MutexLock l(&mu_);
+    cache_errors_++;
+#endif
+  }
   bool WritebackAllowed() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // The ring is short of free space (with hysteresis).
   bool LowOnSpace() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -232,6 +243,21 @@ class VolumeImpl final : public Volume {
   // reading the next batch with them.
   absl::Status RunBatch(Batch* batch, absl::FunctionRef<void()> while_writing)
       ABSL_LOCKS_EXCLUDED(mu_);
+  // Writes segments [begin, end) of a batch (one Flush epoch, or several
+  // merged) to the origin, each block once with its last value; no flush.
+  // while_writing, if set, runs once the full-block writes are submitted.
+  absl::Status WriteGroup(const Batch& batch,
+                          const std::vector<SegmentHeader>& headers,
+                          size_t begin, size_t end,
+                          absl::FunctionRef<void()> while_writing,
+                          bool call_while_writing, uint64_t* bytes,
+                          uint64_t* discarded) ABSL_LOCKS_EXCLUDED(mu_);
+  // The next segment starts an epoch at a Flush boundary: writeback flushes
+  // the origin before anything written after it.
+  void EndEpochAtFlush() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The next segment starts an epoch without a Flush (length cap, age, ring
+  // space, drain): counted in internal_epoch_cuts, free to merge.
+  void CutEpoch() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status WriteProgress() ABSL_LOCKS_EXCLUDED(mu_);
   void FreeWrittenBack() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void Unpin(const std::vector<Segment*>& segs) ABSL_LOCKS_EXCLUDED(mu_);
@@ -283,6 +309,8 @@ class VolumeImpl final : public Volume {
   uint64_t next_id_ ABSL_GUARDED_BY(mu_) = 1;
   uint64_t head_pos_ ABSL_GUARDED_BY(mu_) = 0;
   bool next_starts_epoch_ ABSL_GUARDED_BY(mu_) = true;
+  // The pending epoch start is an internal cut, not a Flush boundary.
+  bool next_cut_internal_ ABSL_GUARDED_BY(mu_) = false;
   uint32_t epoch_len_ ABSL_GUARDED_BY(mu_) = 0;
 
   uint64_t completed_through_ ABSL_GUARDED_BY(mu_) = 0;  // all <= written

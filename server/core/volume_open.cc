@@ -66,6 +66,7 @@ void VolumeImpl::AddReplayedSegment(uint64_t pos, const SegmentHeader& h) {
   seg->id = h.id;
   seg->pos = pos;
   seg->starts_epoch = h.starts_epoch();
+  seg->internal_cut = h.starts_epoch() && !h.flush_boundary();
   seg->state = Segment::State::kWritten;
   seg->created = absl::Now();
   for (const SegmentEntry& e : h.entries) {
@@ -284,8 +285,7 @@ absl::Status VolumeImpl::DropCaches(std::function<void(uint64_t)> progress) {
     if (drained) break;
     if (open_ != nullptr && !SegmentEmpty(*open_)) {
       Seal(open_);
-      if (!next_starts_epoch_) internal_epoch_cuts_++;
-      next_starts_epoch_ = true;
+      CutEpoch();
     }
     if (progress) {
       uint64_t left = nr_dirty_blocks_;

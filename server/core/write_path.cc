@@ -87,8 +87,9 @@ Segment* VolumeImpl::TryOpenSegment() {
   free_buffers_.pop_back();
   seg->created = absl::Now();
   if (next_starts_epoch_ || epoch_len_ >= tunables_.nr_max_batched_writeback) {
-    if (!next_starts_epoch_) internal_epoch_cuts_++;
+    if (!next_starts_epoch_) CutEpoch();
     seg->starts_epoch = true;
+    seg->internal_cut = next_cut_internal_;
     epoch_len_ = 0;
     next_starts_epoch_ = false;
   }
@@ -224,7 +225,7 @@ absl::Status VolumeImpl::WaitDurable(uint64_t id, bool fua) {
     }
   }
   // Each group commit ends an epoch (writeback flushes the origin there).
-  next_starts_epoch_ = true;
+  EndEpochAtFlush();
   flush_wanted_through_ = std::max(flush_wanted_through_, id);
   flusher_cv_.Signal();
   if (lead != nullptr) {
@@ -253,6 +254,9 @@ absl::Status VolumeImpl::Flush() {
     target = next_id_ - 1;
     if (open_ != nullptr && SegmentEmpty(*open_)) target = open_->id - 1;
     log_durable = target <= durable_through_;
+    // Nothing to wait for, but writes after this Flush must still not share
+    // an epoch with those before it.
+    if (log_durable) EndEpochAtFlush();
   }
   if (!log_durable) {
     if (absl::Status s = WaitDurable(target, false); !s.ok()) return s;

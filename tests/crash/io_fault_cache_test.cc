@@ -1,6 +1,7 @@
 // Cache faults: a failed cache write or flush fails the volume (clearly,
-// without hanging), and acknowledged data stays readable; a failed cache
-// read fails only that read, or is retried by writeback.
+// without hanging), and acknowledged data stays readable. A failed cache
+// read is a cache error: it fails only that read, or writeback retries it
+// a few times and then fails the volume the same safe way.
 #include <cstring>
 #include "tests/crash/io_fault_fixture.h"
 
@@ -90,33 +91,82 @@ INSTANTIATE_TEST_SUITE_P(TransientAndPersistent, CacheFaultTest,
                            return info.param ? "Persistent" : "Transient";
                          });
 
-TEST_F(IoFaultTest, CacheReadErrorFailsOnlyThatRead) {
+// A failed cache read on the read path fails that read only, and counts as
+// a cache error (never an origin one).
+TEST_F(IoFaultTest, CacheReadErrorOnReadIsACacheError) {
   Open();
   ASSERT_TRUE(WriteData(0, 64 << 10, /*fua=*/true).ok());
-  // Let writeback settle so that the read below hits the cache device.
-  ASSERT_TRUE(Bounded([&] { return volume_->Flush(); }).has_value());
+  // Once written back, the blocks stay in the cache as clean copies and
+  // writeback reads nothing more: the read below is the only cache read.
+  ExpectDrainedToModel();
   cache_->FailNext(FaultOp::kRead, 1);
   std::string out(64 << 10, 0);
   auto st = Bounded([&] { return volume_->Read(0, absl::MakeSpan(out)); });
   ASSERT_TRUE(st.has_value());
+  ASSERT_EQ(cache_->injected(IoOp::kRead), 1u) << "the read did not reach the cache";
   if (st->ok()) {
-    // Served without the cache device (RAM or origin after writeback).
     EXPECT_TRUE(out == model_.substr(0, out.size()));
   }
+  EXPECT_EQ(Status().cache_errors, 1u);
+  EXPECT_EQ(Status().origin_errors, 0u);
   EXPECT_FALSE(Status().failed);
   ExpectVolumeMatchesModel();
-  ExpectDrainedToModel();
 }
 
-TEST_F(IoFaultTest, CacheReadErrorsDuringWritebackAreRetried) {
+// Writeback retries a failed segment read (kCacheReadRetries times) and
+// counts every failure as a cache error; a transient one costs nothing.
+TEST_F(IoFaultTest, CacheReadErrorsDuringWritebackAreCacheErrors) {
   Open();
   cache_->AddFault({.op = FaultOp::kRead,
                     .offset = 1 << 20,  // the ring, not the superblock
-                    .count = 3});
+                    .count = 2});
   for (int i = 0; i < 8; i++) ASSERT_TRUE(WriteData(i * (64 << 10), 64 << 10).ok());
   ExpectDrainedToModel();
-  EXPECT_FALSE(Status().failed);
+  EXPECT_EQ(cache_->injected(IoOp::kRead), 2u);
+  VolumeStatus st = Status();
+  EXPECT_EQ(st.cache_errors, 2u);
+  EXPECT_EQ(st.origin_errors, 0u) << "cache read errors were blamed on the origin";
+  EXPECT_FALSE(st.failed);
   ExpectVolumeMatchesModel();
+}
+
+// A cache that keeps failing to give back dirty data fails the volume
+// safely: writes and flushes refused, nothing acknowledged lost, reads
+// served where the cache still can, everything back after a reopen.
+TEST_F(IoFaultTest, CacheReadErrorsThatPersistFailTheVolume) {
+  Open();
+  // Dirty data stays on the cache until the drain below.
+  ASSERT_TRUE(volume_->SetTunable("writeback_threshold", 0).ok());
+  WriteAcknowledgedData(this);
+  ASSERT_TRUE(Bounded([&] { return volume_->Flush(); }).value_or(
+      absl::DeadlineExceededError("hung")).ok());
+  cache_->AddFault({.op = FaultOp::kRead, .offset = 1 << 20, .persistent = true});
+  auto drained = Bounded([&] { return volume_->DropCaches(nullptr); },
+                         absl::Seconds(10));
+  ASSERT_TRUE(drained.has_value())
+      << "writeback kept retrying a cache that cannot be read (cache_errors "
+      << Status().cache_errors << ", origin_errors " << Status().origin_errors << ")";
+  EXPECT_FALSE(drained->ok());
+  VolumeStatus st = Status();
+  EXPECT_TRUE(st.failed);
+  EXPECT_GE(st.cache_errors, 4u);  // the read and its three retries
+  EXPECT_EQ(st.origin_errors, 0u);
+  EXPECT_NE(st.failure.find("cache"), std::string::npos) << st.failure;
+  std::string data(4096, 'x');
+  auto w = Bounded([&] { return volume_->Write(0, data, false); });
+  ASSERT_TRUE(w.has_value());
+  EXPECT_FALSE(w->ok()) << "a failed volume accepted a write";
+  // The device heals: every acknowledged byte reads back, and a restart
+  // writes it all back.
+  cache_->ClearFaults();
+  ExpectVolumeMatchesModel();
+  auto c = Bounded([&] { return volume_->Close(); });
+  ASSERT_TRUE(c.has_value());
+  EXPECT_FALSE(c->ok());
+  volume_.reset();
+  Open();
+  ExpectVolumeMatchesModel();
+  ExpectDrainedToModel();
 }
 
 TEST_F(IoFaultTest, ReopenAfterCacheFailureRecoversAcknowledgedData) {

@@ -90,6 +90,11 @@ absl::StatusOr<SegmentHeader> DecodeSegmentMeta(const char* meta,
           absl::StrFormat("entry %u has unknown kind %u", i, kind));
     }
     e.kind = static_cast<EntryKind>(kind);
+    // LAYOUT is reserved: no writer emits it, and nothing may act on it.
+    if (e.kind == EntryKind::kLayout) {
+      return absl::DataLossError(
+          absl::StrFormat("entry %u has the reserved kind %u", i, kind));
+    }
     if (e.origin_block >= g.origin_blocks) {
       return absl::DataLossError(absl::StrFormat(
           "entry %u addresses block %u beyond the origin's %u blocks", i,
@@ -100,6 +105,10 @@ absl::StatusOr<SegmentHeader> DecodeSegmentMeta(const char* meta,
       return absl::DataLossError(absl::StrFormat(
           "entry %u: a run of %u blocks from block %u does not fit the origin", i,
           e.aux, e.origin_block));
+    }
+    if (e.kind != EntryKind::kZero && e.kind != EntryKind::kTrim && e.aux != 0) {
+      return absl::DataLossError(absl::StrFormat(
+          "entry %u of kind %u has a non-zero aux %u", i, kind, e.aux));
     }
     if (e.mask == 0 || (e.mask & ~g.ValidSectorMask(e.origin_block)) != 0) {
       return absl::DataLossError(

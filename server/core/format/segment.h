@@ -14,6 +14,11 @@
 namespace wb {
 
 inline constexpr uint16_t kSegmentStartsEpoch = 1;
+// With kSegmentStartsEpoch: the epoch was cut without a Flush (length cap,
+// age, ring space, drain), so writeback may merge it with the one before.
+// Images written before this bit existed never set it: every epoch start
+// there counts as a Flush boundary.
+inline constexpr uint16_t kSegmentInternalCut = 2;
 
 struct SegmentEntry {
   uint64_t origin_block = 0;
@@ -33,6 +38,11 @@ struct SegmentHeader {
   std::vector<SegmentEntry> entries;
 
   bool starts_epoch() const { return flags & kSegmentStartsEpoch; }
+  // Starts an epoch at a Flush boundary: writeback flushes the origin
+  // before it writes anything of this segment.
+  bool flush_boundary() const {
+    return starts_epoch() && !(flags & kSegmentInternalCut);
+  }
   // Blocks the segment spans on the ring.
   uint64_t length(const Geometry& g) const { return g.meta_blocks + data_blocks; }
 };
@@ -45,8 +55,9 @@ void EncodeSegmentMeta(uint64_t id, const Uuid& uuid, uint64_t durable_through,
                        const Geometry& g, char* out);
 
 // Parses and validates meta_blocks * 4096 bytes of metadata: magic, crc,
-// cache-set UUID, geometry, entry kinds, masks and origin range. Returns
-// kDataLoss naming the first rule broken. Chain rules (expected id,
+// cache-set UUID, geometry, entry kinds (reserved ones refused), aux (a run
+// inside the origin for ZERO/TRIM, zero otherwise), masks and origin range.
+// Returns kDataLoss naming the first rule broken. Chain rules (expected id,
 // generations) are the caller's (recovery).
 absl::StatusOr<SegmentHeader> DecodeSegmentMeta(const char* meta,
                                                 const Geometry& g,
