@@ -72,8 +72,14 @@ void VolumeImpl::FlusherLoop() {
     bool issue_flush = TakeFlush(&covers);
 
     if (to_write.empty() && !issue_flush) {
-      if (stop_ && open_ == nullptr && !flush_in_flight_ &&
-          completed_through_ == next_id_ - 1) {
+      // Close has made everything acknowledged durable. An open segment
+      // that holds nothing is never sealed (Flush skips it), so it must not
+      // keep the flusher from stopping.
+      const bool open_idle = open_ == nullptr ||
+                             (SegmentEmpty(*open_) && open_->writers == 0);
+      const uint64_t last_sealed = open_ != nullptr ? open_->id - 1 : next_id_ - 1;
+      if (stop_ && open_idle && !flush_in_flight_ &&
+          completed_through_ == last_sealed) {
         break;
       }
       absl::Time wake = std::min(fua_seal_deadline_, now + absl::Seconds(1));

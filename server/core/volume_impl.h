@@ -123,6 +123,11 @@ class VolumeImpl final : public Volume {
   // Opens a new segment at the head if a RAM buffer and ring room are free
   // (evicting retained segments there); null otherwise. Never waits.
   Segment* TryOpenSegment() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Undoes TryOpenSegment for an open segment that nothing went into, so
+  // that no empty open segment outlives the lock hold that opened it:
+  // Flush, DropCaches and the sync timer skip one, so nothing seals it.
+  // REQUIRES: open_ is empty, with no writers.
+  void AbandonOpenSegment() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   bool RingHasRoom() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   bool SegmentEmpty(const Segment& s) const {
     return s.nr_data == 0 && s.virtual_cbs.empty();

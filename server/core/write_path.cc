@@ -100,6 +100,26 @@ Segment* VolumeImpl::TryOpenSegment() {
   return open_;
 }
 
+void VolumeImpl::AbandonOpenSegment() {
+  Segment* seg = open_;
+  open_ = nullptr;
+  // The newest id: the next segment takes it, so ids stay contiguous.
+  next_id_ = seg->id;
+  // The next segment starts the epoch this one would have started.
+  if (seg->starts_epoch) {
+    next_starts_epoch_ = true;
+    next_cut_internal_ = seg->internal_cut;
+  } else {
+    epoch_len_--;
+  }
+  seg->buf->slot_of.clear();
+  free_buffers_.push_back(seg->buf);
+  by_pos_.erase(seg->pos);
+  segments_.erase(seg->id);
+  space_progress_++;
+  state_cv_.SignalAll();
+}
+
 absl::Status VolumeImpl::Write(uint64_t offset, absl::Span<const char> data,
                                bool fua) {
   if (absl::Status s = CheckRange(offset, data.size()); !s.ok()) return s;

@@ -77,6 +77,12 @@ absl::StatusOr<uint64_t> VolumeImpl::RecordZeroBlocks(uint64_t first, uint64_t c
       stat_[StatIndex(true, cur != BlockIndex::kNone, false, true)]++;
       done++;
     }
+    if (SegmentEmpty(*seg)) {
+      // Out of ids in a segment opened for this call (at a segment
+      // boundary): give it back, as nothing would ever seal it.
+      AbandonOpenSegment();
+      break;
+    }
     *last_id = seg->id;
     if (SegmentFull(*seg, /*virtual_entry=*/true)) Seal(seg);
     if (out_of_ids) break;

@@ -4,12 +4,18 @@
 // or (trims, where that reads back as zeroes) as discards.
 #include <atomic>
 #include <cstring>
+#include <functional>
+#include <memory>
 #include <string>
+#include <thread>
 
+#include "absl/synchronization/notification.h"
+#include "absl/time/time.h"
 #include "gtest/gtest.h"
 #include "server/core/device/aligned_io.h"
 #include "server/core/device/device_ref.h"
 #include "server/core/device/mem_device.h"
+#include "server/core/format/layout.h"
 #include "server/core/volume.h"
 
 namespace wb {
@@ -45,8 +51,9 @@ class CountingDiscardDevice final : public Device {
 
 class ZeroTrimTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    cache_ = std::make_unique<MemDevice>(kCacheSize, 512, "cache");
+  void SetUp() override { Format(kCacheSize); }
+  void Format(uint64_t cache_size) {
+    cache_ = std::make_unique<MemDevice>(cache_size, 512, "cache");
     origin_ = std::make_unique<MemDevice>(kOriginSize, 512, "origin");
     FormatOptions fo;
     fo.segment_size = 64 * 1024;
@@ -87,6 +94,28 @@ class ZeroTrimTest : public ::testing::Test {
     }
     return -1;
   }
+  // Runs op on a thread of its own; false if it has not returned within a
+  // generous deadline. A hang then fails the test instead of hanging the
+  // binary: the stuck thread keeps the volume and the devices (leaked).
+  bool ReturnsInTime(std::unique_ptr<Volume>& v, std::function<void(Volume*)> op) {
+    auto done = std::make_shared<absl::Notification>();
+    std::thread([raw = v.get(), op, done] {
+      op(raw);
+      done->Notify();
+    }).detach();
+    if (done->WaitForNotificationWithTimeout(absl::Seconds(60))) return true;
+    static_cast<void>(v.release());
+    static_cast<void>(cache_.release());
+    static_cast<void>(origin_.release());
+    return false;
+  }
+  // A cache whose ring has exactly three full segments' worth of virtual
+  // ids: 64 KiB segments take 252 entries, and there is one id per ring
+  // block. A large Trim seals the third segment, opens a fourth and finds
+  // no id left for it.
+  static constexpr uint64_t kEntriesPerSegment = 252;
+  static constexpr uint64_t kBoundaryRing = 3 * kEntriesPerSegment;
+  void FormatAtIdBoundary() { Format((kRingStartBlock + kBoundaryRing) * kBlockSize); }
   std::unique_ptr<MemDevice> cache_;
   std::unique_ptr<MemDevice> origin_;
 };
@@ -207,6 +236,32 @@ TEST_F(ZeroTrimTest, PartialTrimsKeepDataAndLargeOnesStopAtTheIndexLimit) {
   ASSERT_TRUE(v->SendMessage("drop_caches").ok());
   EXPECT_EQ(OriginFirstNot(0, 8 << 20, 0), -1);
   EXPECT_EQ(OriginFirstNot(8 << 20, 4096, 'o'), -1);
+  ASSERT_TRUE(v->Close().ok());
+}
+
+TEST_F(ZeroTrimTest, ATrimRunningOutOfIdsAtASegmentBoundaryLetsCloseReturn) {
+  FormatAtIdBoundary();
+  auto v = Open();
+  ASSERT_EQ(v->GetStatus().ring_blocks, kBoundaryRing);
+  ASSERT_TRUE(v->Trim(0, kOriginSize).ok());  // a whole-volume discard
+  VolumeStatus st = v->GetStatus();
+  EXPECT_EQ(st.trim_blocks, kBoundaryRing);  // every id, in three segments
+  EXPECT_EQ(st.current_id, 3u) << "an empty segment was left open";
+  ASSERT_TRUE(ReturnsInTime(v, [](Volume* v) { EXPECT_TRUE(v->Close().ok()); }))
+      << "Close did not return";
+}
+
+TEST_F(ZeroTrimTest, ATrimRunningOutOfIdsAtASegmentBoundaryLetsDropCachesDrain) {
+  FormatAtIdBoundary();
+  auto v = Open();
+  ASSERT_TRUE(v->Trim(0, kOriginSize).ok());
+  ASSERT_TRUE(ReturnsInTime(v, [](Volume* v) { EXPECT_TRUE(v->DropCaches(nullptr).ok()); }))
+      << "drop_caches did not return";
+  EXPECT_EQ(v->GetStatus().nr_dirty_cache_blocks, 0u);
+  // The trimmed blocks reached the origin (MemDevice's discard zeroes);
+  // the ones past the ids kept their data.
+  EXPECT_EQ(OriginFirstNot(0, kBoundaryRing * kBlockSize, 0), -1);
+  EXPECT_EQ(OriginFirstNot(kBoundaryRing * kBlockSize, kBlockSize, 'o'), -1);
   ASSERT_TRUE(v->Close().ok());
 }
 
