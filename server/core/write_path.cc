@@ -182,8 +182,16 @@ absl::Status VolumeImpl::Write(uint64_t offset, absl::Span<const char> data,
           uint32_t cb = DataBlock(*seg, slot);
           block_meta_[cb] = block;  // mask published after the copy
           // Sectors outside a block's mask are zero on disk (and covered
-          // by its checksum); a recycled slot still holds older bytes.
+          // by its checksum); a recycled slot still holds older bytes. The
+          // last block of an odd-sized origin is "full" without all eight
+          // sectors, so the test is against the whole slot.
+#ifdef WB_MUTANT_tail_garbage
+          // Mutant: a write covering the tail block's valid sectors leaves
+          // the rest of the recycled slot in place.
           if (!full) std::memset(SlotData(*seg, slot), 0, kBlockSize);
+#else
+          if (mask != kFullSectorMask) std::memset(SlotData(*seg, slot), 0, kBlockSize);
+#endif
           if (cur != BlockIndex::kNone) older_[cb] = cur;
           if (cur != BlockIndex::kNone && IsClean(cur)) clean_blocks_--;
           VoidFill(block);
