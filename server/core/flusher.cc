@@ -73,10 +73,12 @@ void VolumeImpl::FlusherLoop() {
 
     if (to_write.empty() && !issue_flush) {
       // Close has made everything acknowledged durable. An open segment
-      // that holds nothing is never sealed (Flush skips it), so it must not
-      // keep the flusher from stopping.
-      const bool open_idle = open_ == nullptr ||
-                             (SegmentEmpty(*open_) && open_->writers == 0);
+      // that holds nothing is never sealed (Flush skips it), and one left
+      // on a failed volume can never be made durable (Flush fails at
+      // once): neither may keep the flusher from stopping.
+      const bool open_idle =
+          open_ == nullptr ||
+          (open_->writers == 0 && (SegmentEmpty(*open_) || !failed_.ok()));
       const uint64_t last_sealed = open_ != nullptr ? open_->id - 1 : next_id_ - 1;
       if (stop_ && open_idle && !flush_in_flight_ &&
           completed_through_ == last_sealed) {
