@@ -13,6 +13,8 @@ packages=(
   prometheus-cpp-dev nlohmann-json3-dev libcli11-dev
   # Tests
   libgtest-dev libgmock-dev clang libclang-rt-14-dev
+  # make test-tsan: abseil rebuilt with TSan from its Debian source
+  dpkg-dev xz-utils
   nbdkit nbdkit-plugin-dev libnbd-bin fio qemu-utils prometheus
   e2fsprogs fuse3 util-linux python3 openssl
   # Benchmarks
