@@ -150,7 +150,11 @@ def hdd(rotation="positional"):
 
 def hdd_flush_heavy():
     """The writeback case again with a Flush after every 1 and every 64
-    writes (each Flush ends an epoch; batches still merge many)."""
+    writes. Ordered writeback applies each Flush epoch on its own and flushes
+    the origin between them (docs/CORE.md, Writeback), so sorting can only
+    merge within an epoch: with a Flush after every write it is log order.
+    That is the price of an origin that a power cut of a real disk could
+    leave; the goal is never to do worse than log order."""
     writes = "3000" if FULL else "500"
     out = {}
     for every in (1, 64):
@@ -159,7 +163,7 @@ def hdd_flush_heavy():
         out["writeback_sorted_vs_fifo_flush_every_%d" % every] = ratio_entry(
             r["sorted_mib_per_s"] / r["fifo_mib_per_s"], r["sorted_mib_per_s"],
             "MiB/s (core writeback, sorted+merged)", r["fifo_mib_per_s"],
-            "MiB/s (the same writes in log order, flushed alike)", goal=">= 3.0",
+            "MiB/s (the same writes in log order, flushed alike)", goal=">= 1.0",
             note="%s writes of 4 KiB in a 256 MiB region, a Flush every %d" % (writes, every))
     return out
 
