@@ -156,12 +156,15 @@ void FillVolumeStatus(VolumeEntry& e, v1::VolumeStatus* out) {
 }
 
 absl::StatusOr<VolumeConfig> SpecToConfig(const v1::VolumeSpec& spec) {
-  if (!IsValidVolumeName(spec.name())) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("volume name \"", spec.name(), "\" is not [A-Za-z0-9._-]{1,64}"));
-  }
+  if (absl::Status s = CheckVolumeName(spec.name()); !s.ok()) return s;
   if (spec.origin().empty() || spec.caches().empty()) {
     return absl::InvalidArgumentError("a volume needs an origin and a cache device");
+  }
+  // Counted before anything is copied: the spec may hold a million paths.
+  if (spec.caches_size() > static_cast<int>(kMaxCacheDevices)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        spec.caches_size(), " cache devices; a set has at most ",
+        kMaxCacheDevices));
   }
   VolumeConfig cfg;
   switch (spec.cache_layout()) {
@@ -177,11 +180,6 @@ absl::StatusOr<VolumeConfig> SpecToConfig(const v1::VolumeSpec& spec) {
     return absl::InvalidArgumentError(absl::StrCat(
         spec.caches_size(), " cache devices need the stripe or mirror layout"));
   }
-  if (spec.caches_size() > static_cast<int>(kMaxCacheDevices)) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        spec.caches_size(), " cache devices; a set has at most ",
-        kMaxCacheDevices));
-  }
   cfg.name = spec.name();
   cfg.origin = spec.origin();
   cfg.cache = spec.caches(0);
@@ -189,9 +187,11 @@ absl::StatusOr<VolumeConfig> SpecToConfig(const v1::VolumeSpec& spec) {
   cfg.rambuf_size = spec.rambuf_size();
   cfg.segment_size = spec.segment_size();
   cfg.origin_group = spec.origin_group();
+  if (absl::Status s = CheckVolumeLimits(cfg); !s.ok()) return s;
   for (const auto& [name, value] : spec.tunables()) {
     if (!GetTunable(Tunables{}, name).ok()) {
-      return absl::InvalidArgumentError(absl::StrCat("unknown tunable \"", name, "\""));
+      return absl::InvalidArgumentError(
+          absl::StrCat("unknown tunable ", QuoteBounded(name)));
     }
     if (absl::Status s = SetVolumeKey(&cfg, name, absl::StrCat(value)); !s.ok()) return s;
   }

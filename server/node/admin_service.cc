@@ -1,5 +1,7 @@
 #include "server/node/admin_service.h"
 
+#include <new>
+
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
@@ -51,13 +53,18 @@ grpc::Status AdminServiceImpl::SendMessage(grpc::ServerContext* ctx,
   absl::Status s;
   if (req->key().empty()) {
     s = absl::InvalidArgumentError("no message given");
+  } else if (req->key().size() > 64 || req->value().size() > 20) {
+    // No message, tunable or uint64 is longer; the core echoes keys.
+    s = absl::InvalidArgumentError(absl::StrCat(
+        "message ", QuoteBounded(req->key()), " ", QuoteBounded(req->value(), 24),
+        " is longer than any message or value"));
   } else if (req->value().empty()) {
     s = (*vol)->SendMessage(req->key());
   } else {
     uint64_t value;
     if (!absl::SimpleAtoi(req->value(), &value)) {
       s = absl::InvalidArgumentError(
-          absl::StrCat("value \"", req->value(), "\" is not a non-negative integer"));
+          absl::StrCat("value ", QuoteBounded(req->value()), " is not a non-negative integer"));
     } else {
       s = (*vol)->SetTunable(req->key(), value);
     }
@@ -110,9 +117,14 @@ grpc::Status AdminServiceImpl::FormatVolume(grpc::ServerContext* ctx,
     return ToGrpcStatus(absl::AlreadyExistsError(
         absl::StrCat("volume ", cfg->name, " is attached; detach it before formatting")));
   }
-  if (absl::Status s = FormatVolumeDevices(*cfg, req->force()); !s.ok()) {
-    return ToGrpcStatus(s);
+  absl::Status formatted;
+  try {
+    formatted = FormatVolumeDevices(*cfg, req->force(), svc_.paths);
+  } catch (const std::bad_alloc&) {
+    formatted = absl::ResourceExhaustedError(
+        absl::StrCat("volume ", cfg->name, ": out of memory while formatting"));
   }
+  if (!formatted.ok()) return ToGrpcStatus(formatted);
   if (req->attach()) {
     if (absl::Status s = AttachAndRemember(*cfg); !s.ok()) return ToGrpcStatus(s);
     if (auto e = svc_.registry->Find(cfg->name); e.ok()) {
@@ -145,6 +157,7 @@ grpc::Status AdminServiceImpl::AttachVolume(grpc::ServerContext* ctx,
 grpc::Status AdminServiceImpl::DetachVolume(grpc::ServerContext* ctx,
                                             const v1::DetachVolumeRequest* req,
                                             v1::DetachVolumeResponse*) {
+  if (absl::Status s = CheckVolumeName(req->volume()); !s.ok()) return ToGrpcStatus(s);
   if (absl::Status s = svc_.auth->Check(AuthorizationOf(*ctx), req->volume(), Access::kAdmin);
       !s.ok()) {
     return ToGrpcStatus(s);
@@ -164,7 +177,9 @@ grpc::Status AdminServiceImpl::DetachVolume(grpc::ServerContext* ctx,
 }
 
 absl::Status AdminServiceImpl::AttachAndRemember(const VolumeConfig& cfg) {
-  if (absl::Status s = svc_.registry->Attach(cfg, /*wait=*/true); !s.ok()) return s;
+  if (absl::Status s = svc_.registry->Attach(cfg, /*wait=*/true, svc_.paths); !s.ok()) {
+    return s;
+  }
   if (svc_.attached == nullptr) return absl::OkStatus();
   absl::Status s = svc_.attached->Add(cfg, [&] {
     absl::StatusOr<std::shared_ptr<VolumeEntry>> e = svc_.registry->Find(cfg.name);

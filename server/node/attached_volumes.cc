@@ -188,7 +188,7 @@ absl::Status AttachedVolumes::Write(const std::map<std::string, VolumeConfig>& v
 
 absl::Status AttachRemembered(AttachedVolumes& attached,
                               const std::vector<VolumeConfig>& configured,
-                              VolumeRegistry& registry) {
+                              VolumeRegistry& registry, const PathPolicy* policy) {
   absl::StatusOr<std::vector<VolumeConfig>> remembered = attached.Load();
   if (!remembered.ok()) return remembered.status();
   std::set<std::string> names;
@@ -202,7 +202,7 @@ absl::Status AttachRemembered(AttachedVolumes& attached,
     }
     Log("volume %s: attaching again (attached at run time, listed in %s)", v.name,
         attached.path());
-    if (absl::Status s = registry.Attach(v, /*wait=*/false); !s.ok()) return s;
+    if (absl::Status s = registry.Attach(v, /*wait=*/false, policy); !s.ok()) return s;
   }
   return absl::OkStatus();
 }

@@ -25,6 +25,7 @@
 
 namespace wb::node {
 
+class PathPolicy;
 class VolumeRegistry;
 
 // Thread-safe.
@@ -65,10 +66,12 @@ class AttachedVolumes {
 // At node start: attaches the remembered volumes (without waiting for
 // their opens) after the configured ones. A remembered volume whose name is
 // configured is dropped from the file, with a log line: the configuration
-// wins. Errors: Load's, the registry's, and the write's.
+// wins. The devices are checked against policy again (the roots may have
+// changed since): one no longer allowed leaves its volume FAILED. Errors:
+// Load's, the registry's, and the write's.
 absl::Status AttachRemembered(AttachedVolumes& attached,
                               const std::vector<VolumeConfig>& configured,
-                              VolumeRegistry& registry);
+                              VolumeRegistry& registry, const PathPolicy* policy);
 
 }  // namespace wb::node
 

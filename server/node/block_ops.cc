@@ -12,7 +12,8 @@ namespace wb::node {
 absl::StatusOr<std::shared_ptr<VolumeEntry>> ResolveVolume(
     const ServiceContext& svc, const grpc::ServerContext& ctx,
     const std::string& volume, Access need, Access* granted) {
-  if (volume.empty()) return absl::InvalidArgumentError("no volume name given");
+  // Before anything else, and before the name is echoed anywhere.
+  if (absl::Status s = CheckVolumeName(volume); !s.ok()) return s;
   // Authorization comes first so that an unauthorized caller cannot probe
   // which names exist.
   const std::string authorization = AuthorizationOf(ctx);

@@ -22,6 +22,7 @@ class ServerContext;
 namespace wb::node {
 
 class AttachedVolumes;
+class PathPolicy;
 class IoMetrics;
 
 // Everything the services need from the node. Owned by the Node; outlives
@@ -35,13 +36,15 @@ struct ServiceContext {
   ByteBudget* total_inflight = nullptr;
   // Where AdminService records run-time attaches; null: not remembered.
   AttachedVolumes* attached = nullptr;
+  // Where AdminService may find devices; null: anywhere (unit tests).
+  const PathPolicy* paths = nullptr;
   // Where each request's latency, bytes and failure are counted; null: not
   // counted (no metrics endpoint).
   IoMetrics* io_metrics = nullptr;
 };
 
 // Checks the name, the caller's token and that the volume exists.
-// INVALID_ARGUMENT (empty name), UNAUTHENTICATED, PERMISSION_DENIED,
+// INVALID_ARGUMENT (not [A-Za-z0-9._-]{1,64}), UNAUTHENTICATED, PERMISSION_DENIED,
 // NOT_FOUND. The caller's access is stored in *granted when not null.
 absl::StatusOr<std::shared_ptr<VolumeEntry>> ResolveVolume(
     const ServiceContext& svc, const grpc::ServerContext& ctx,

@@ -10,11 +10,14 @@
 #include <nlohmann/json.hpp>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "server/common/listen_address.h"
+#include "server/core/device/nbd_device.h"
+#include "server/core/format/layout.h"
 #include "server/core/format/superblock.h"
 #include "server/core/tunables.h"
 
@@ -53,6 +56,62 @@ bool IsValidVolumeName(absl::string_view name) {
     }
   }
   return true;
+}
+
+absl::Status CheckVolumeName(absl::string_view name) {
+  if (name.empty()) return absl::InvalidArgumentError("no volume name given");
+  if (IsValidVolumeName(name)) return absl::OkStatus();
+  return absl::InvalidArgumentError(absl::StrCat(
+      "volume name ", QuoteBounded(name), " is not [A-Za-z0-9._-]{1,64}"));
+}
+
+std::string QuoteBounded(absl::string_view text, size_t max) {
+  if (text.size() <= max) return absl::StrCat("\"", absl::CHexEscape(text), "\"");
+  return absl::StrCat("\"", absl::CHexEscape(text.substr(0, max)), "\"... (",
+                      text.size(), " bytes)");
+}
+
+namespace {
+
+absl::Status CheckPath(absl::string_view what, absl::string_view path) {
+  if (path.size() > kMaxPathLength) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        what, " ", QuoteBounded(path), " is longer than ", kMaxPathLength, " bytes"));
+  }
+  if (path.find('\0') != absl::string_view::npos) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(what, " ", QuoteBounded(path), " contains a NUL byte"));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::Status CheckVolumeLimits(const VolumeConfig& v) {
+  if (v.rambuf_size != 0 &&
+      (v.rambuf_size < kMinRambufSize || v.rambuf_size > kMaxRambufSize)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "rambuf_size ", v.rambuf_size, " is outside [1 MiB, 64 GiB] (0: the node's)"));
+  }
+  const uint32_t seg = v.segment_size;
+  if (seg != 0 && (seg < kMinSegmentSize || seg > kMaxSegmentSize || (seg & (seg - 1)) != 0)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "segment_size ", seg, " is not a power of two from 64 KiB to 4 MiB (0: 512 KiB)"));
+  }
+  const size_t devices = CachePaths(v).size();
+  if (devices < 1 || devices > kMaxCacheDevices) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        devices, " cache devices; a volume has 1 to ", kMaxCacheDevices));
+  }
+  if (absl::Status s = CheckPath("origin", v.origin); !s.ok()) return s;
+  for (const std::string& c : CachePaths(v)) {
+    if (absl::Status s = CheckPath("cache", c); !s.ok()) return s;
+  }
+  if (!v.origin_group.empty() && !IsValidVolumeName(v.origin_group)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "origin_group ", QuoteBounded(v.origin_group), " is not [A-Za-z0-9._-]{1,64}"));
+  }
+  return absl::OkStatus();
 }
 
 std::vector<std::string> CachePaths(const VolumeConfig& v) {
@@ -225,6 +284,10 @@ absl::Status LoadJson(const nlohmann::json& j, NodeConfig* cfg) {
       cfg->node_id = text;
     } else if (key == "origin_group") {
       cfg->origin_group = text;
+    } else if ((key == "allow_paths" || key == "allow_nbd") && value.is_array()) {
+      for (const auto& a : value) {
+        (key == "allow_paths" ? cfg->allow_paths : cfg->allow_nbd).push_back(JsonText(a));
+      }
     } else if (key == "volumes" && value.is_array()) {
       for (const auto& vj : value) {
         VolumeConfig v;
@@ -307,16 +370,33 @@ absl::Status ValidateConfig(const NodeConfig& cfg) {
   if (!cfg.controller_tls_ca.empty() && cfg.controller.empty()) {
     return absl::InvalidArgumentError("--controller-tls-ca needs --controller");
   }
-  if (cfg.origin_group.empty()) return absl::InvalidArgumentError("--origin-group is empty");
+  if (!IsValidVolumeName(cfg.origin_group)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--origin-group ", QuoteBounded(cfg.origin_group), " is not [A-Za-z0-9._-]{1,64}"));
+  }
+  if (cfg.rambuf_size < kMinRambufSize || cfg.rambuf_size > kMaxRambufSize) {
+    return absl::InvalidArgumentError("rambuf_size must be between 1 MiB and 64 GiB");
+  }
+  for (const std::string& p : cfg.allow_paths) {
+    if (p.empty() || p.size() > kMaxPathLength) {
+      return absl::InvalidArgumentError("--allow-path wants a path");
+    }
+  }
+  for (const std::string& p : cfg.allow_nbd) {
+    if (!IsNbdUri(p)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "--allow-nbd ", p, ": want an NBD URI prefix such as nbd://san1/"));
+    }
+  }
   std::set<std::string> names;
   for (const VolumeConfig& v : cfg.volumes) {
-    if (!IsValidVolumeName(v.name)) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "volume name \"", v.name, "\" is not [A-Za-z0-9._-]{1,64}"));
-    }
+    if (absl::Status s = CheckVolumeName(v.name); !s.ok()) return s;
     if (v.origin.empty() || v.cache.empty()) {
       return absl::InvalidArgumentError(
           absl::StrCat("volume ", v.name, " needs origin= and cache="));
+    }
+    if (absl::Status s = CheckVolumeLimits(v); !s.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat("volume ", v.name, ": ", s.message()));
     }
     const size_t n = 1 + v.more_caches.size();
     if (v.cache_layout == 0 && n > 1) {

@@ -79,8 +79,21 @@ struct NodeConfig {
   std::string node_id;
   // The origin group of volumes that set none.
   std::string origin_group = "default";
+  // Where FormatVolume and AttachVolume may find devices, besides data_dir
+  // (--allow-path; path_policy.h). Configured volumes are not confined.
+  std::vector<std::string> allow_paths;
+  // URI prefixes of the NBD origins they may use (--allow-nbd); none: no
+  // NBD origin through the AdminService.
+  std::vector<std::string> allow_nbd;
   std::vector<VolumeConfig> volumes;
 };
+
+// Ranges of the sizes and counts a volume may ask for (docs/SERVICE.md,
+// "Limits"). Outside them: INVALID_ARGUMENT before anything is allocated.
+inline constexpr uint64_t kMinRambufSize = 1ull << 20;
+inline constexpr uint64_t kMaxRambufSize = 64ull << 30;
+inline constexpr size_t kMaxPathLength = 4095;  // PATH_MAX less its NUL
+inline constexpr size_t kMaxOriginGroupLength = 64;
 
 // Framing allowance on top of max_payload for the gRPC message limit.
 inline constexpr uint64_t kMessageOverhead = 64 << 10;
@@ -118,6 +131,21 @@ absl::Status ValidateConfig(const NodeConfig& cfg);
 
 // Valid volume name: [A-Za-z0-9._-]{1,64}.
 bool IsValidVolumeName(absl::string_view name);
+
+// INVALID_ARGUMENT unless IsValidVolumeName(name); the message quotes at most
+// a bounded prefix of the name (QuoteBounded).
+absl::Status CheckVolumeName(absl::string_view name);
+
+// Client text for an error message: at most `max` bytes of it, C-escaped,
+// in quotes, with "... (N bytes)" when cut. An error message carries the
+// echo back in a gRPC trailer, which the client refuses past its metadata
+// limit (8 KiB by default).
+std::string QuoteBounded(absl::string_view text, size_t max = 64);
+
+// The range checks of one volume's sizes and counts (the constants above,
+// a segment size that is 0 or a power of two from 64K to 4M, 1 to 16
+// cache devices, paths of at most kMaxPathLength bytes and no NUL).
+absl::Status CheckVolumeLimits(const VolumeConfig& v);
 
 }  // namespace wb::node
 

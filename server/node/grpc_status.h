@@ -1,6 +1,6 @@
 // The one place where the node turns absl::Status (core and node) into what
 // goes on the wire. absl and gRPC share google.rpc.Code numbering, so the
-// code passes through unchanged; the message is kept.
+// code passes through unchanged; the message is kept, cut at 1 KiB.
 #ifndef WRITEBOOST_NODE_GRPC_STATUS_H_
 #define WRITEBOOST_NODE_GRPC_STATUS_H_
 

@@ -48,8 +48,8 @@ grpc::Status IoSession::Run() {
     if (!stream_->Read(batch.get())) break;
     if (!batch->volume().empty() && batch->volume() != volume) {
       status = absl::InvalidArgumentError(absl::StrCat(
-          "this stream addresses volume \"", volume, "\", not \"",
-          batch->volume(), "\""));
+          "this stream addresses volume \"", volume, "\", not ",
+          QuoteBounded(batch->volume())));
       break;
     }
   }

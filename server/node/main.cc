@@ -4,7 +4,8 @@
 //               [--config FILE] [--tls-cert F --tls-key F [--tls-ca F]]
 //               [--auth-tokens FILE] [--insecure]
 //               [--metrics-listen HOST:PORT|none]
-//               [--controller HOST:PORT [--node-id NAME]] ...
+//               [--controller HOST:PORT [--node-id NAME]]
+//               [--allow-path DIR]... [--allow-nbd URI-PREFIX]... ...
 //
 // With no volume configured it serves the embedded default volume under
 // --data-dir. SIGTERM or SIGINT: stop accepting, finish calls, seal and
@@ -17,6 +18,7 @@
 #include <thread>
 #include <filesystem>
 #include <iostream>
+#include <map>
 #include <set>
 #include <string>
 #include <vector>
@@ -42,6 +44,13 @@ ABSL_FLAG(std::string, volume, "",
           "A volume: name=NAME,origin=PATH,cache=PATH[,rambuf_size=64M]"
           "[,origin_size=SIZE][,cache_size=SIZE][,segment_size=SIZE]"
           "[,io_timeout=SECONDS][,TUNABLE=VALUE]. Repeatable.");
+ABSL_FLAG(std::string, allow_path, "",
+          "A directory (or device node) under which FormatVolume and AttachVolume may "
+          "find devices, besides --data-dir; a block device counts when a device node "
+          "under it has its number (e.g. /dev/disk/by-id). Repeatable.");
+ABSL_FLAG(std::string, allow_nbd, "",
+          "A URI prefix (e.g. nbd://san1/) of the NBD origins FormatVolume and "
+          "AttachVolume may use; none by default. Repeatable.");
 ABSL_FLAG(std::string, config, "", "JSON config file (docs/SERVICE.md); flags override it.");
 ABSL_FLAG(std::string, data_dir, "wb-data",
           "Node state: the embedded default volume, and volumes.json, the volumes "
@@ -73,9 +82,11 @@ namespace {
 using wb::node::Log;
 
 // absl flags take "--rambuf_size"; writeboostd documents "--rambuf-size".
-// Both spellings work. --volume may repeat, which absl does not support, so
-// its values are taken out here. Records which flags were given.
-std::vector<char*> Preprocess(int argc, char** argv, std::vector<std::string>* volumes,
+// Both spellings work. --volume, --allow-path and --allow-nbd may repeat,
+// which absl does not support, so their values are taken out here, by flag
+// name. Records which flags were given.
+std::vector<char*> Preprocess(int argc, char** argv,
+                              std::map<std::string, std::vector<std::string>>* repeated,
                               std::set<std::string>* given,
                               std::vector<std::string>* storage) {
   storage->reserve(argc);
@@ -88,12 +99,13 @@ std::vector<char*> Preprocess(int argc, char** argv, std::vector<std::string>* v
       for (char& c : name) c = c == '-' ? '_' : c;
       a = absl::StrCat("--", name, eq == std::string::npos ? "" : a.substr(eq));
       given->insert(name);
-      if (name == "volume") {
+      if (name == "volume" || name == "allow_path" || name == "allow_nbd") {
+        std::vector<std::string>& values = (*repeated)[name];
         if (eq != std::string::npos) {
-          volumes->push_back(a.substr(a.find('=') + 1));
+          values.push_back(a.substr(a.find('=') + 1));
         } else {
-          // A missing value becomes an empty spec, which validation rejects.
-          volumes->push_back(i + 1 < argc ? argv[++i] : "");
+          // A missing value becomes an empty one, which validation rejects.
+          values.push_back(i + 1 < argc ? argv[++i] : "");
         }
         continue;
       }
@@ -128,9 +140,11 @@ int main(int argc, char** argv) {
   mallopt(M_TRIM_THRESHOLD, 256 << 20);
 
   absl::SetProgramUsageMessage("Serves writeboost volumes over gRPC. See docs/SERVICE.md.");
-  std::vector<std::string> volume_specs, storage;
+  std::map<std::string, std::vector<std::string>> repeated;
+  std::vector<std::string> storage;
   std::set<std::string> given;
-  std::vector<char*> args = Preprocess(argc, argv, &volume_specs, &given, &storage);
+  std::vector<char*> args = Preprocess(argc, argv, &repeated, &given, &storage);
+  const std::vector<std::string>& volume_specs = repeated["volume"];
   absl::ParseCommandLine(static_cast<int>(args.size()), args.data());
 
   wb::node::NodeConfig cfg;
@@ -175,6 +189,9 @@ int main(int argc, char** argv) {
   if (!file || given.count("insecure")) cfg.insecure = absl::GetFlag(FLAGS_insecure);
   if (!file || given.count("stream_workers")) cfg.stream_workers = absl::GetFlag(FLAGS_stream_workers);
   if (!file || given.count("max_threads")) cfg.max_threads = absl::GetFlag(FLAGS_max_threads);
+  // Added to the config file's: roots only widen.
+  for (const std::string& p : repeated["allow_path"]) cfg.allow_paths.push_back(p);
+  for (const std::string& p : repeated["allow_nbd"]) cfg.allow_nbd.push_back(p);
   for (const std::string& spec : volume_specs) {
     absl::StatusOr<wb::node::VolumeConfig> v = wb::node::ParseVolumeSpec(spec);
     if (!v.ok()) return Usage(v.status());

@@ -3,7 +3,6 @@
 #include <chrono>
 
 #include <grpcpp/grpcpp.h>
-#include <grpcpp/health_check_service_interface.h>
 #include <grpcpp/resource_quota.h>
 #ifdef WB_HAVE_REFLECTION
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
@@ -27,6 +26,14 @@ std::string HostName() {
   return name;
 }
 
+// The roots of the devices the AdminService may use: the data directory
+// always, then --allow-path.
+std::vector<std::string> Roots(const NodeConfig& cfg) {
+  std::vector<std::string> roots = {cfg.data_dir};
+  roots.insert(roots.end(), cfg.allow_paths.begin(), cfg.allow_paths.end());
+  return roots;
+}
+
 }  // namespace
 
 Node::Node(NodeConfig cfg, MetricsOptions metrics)
@@ -35,10 +42,12 @@ Node::Node(NodeConfig cfg, MetricsOptions metrics)
       registry_(cfg_.rambuf_size),
       attached_(cfg_.data_dir + "/volumes.json"),
       total_inflight_(cfg_.total_inflight),
+      paths_(Roots(cfg_), cfg_.allow_nbd),
       svc_{&registry_, nullptr, cfg_.max_payload, cfg_.stream_inflight,
            cfg_.stream_workers, &total_inflight_},
       block_(svc_),
       admin_(svc_),
+      health_(&svc_.auth),
       metrics_options_(std::move(metrics)) {}
 
 Node::~Node() { Shutdown(absl::ZeroDuration()).IgnoreError(); }
@@ -64,11 +73,12 @@ absl::Status Node::Start() {
   }
   svc_.auth = auth_.get();
   svc_.attached = &attached_;
+  svc_.paths = &paths_;
   absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> creds =
       common::MakeServerCredentials(cfg_.tls_cert, cfg_.tls_key, cfg_.tls_ca);
   if (!creds.ok()) return creds.status();
 
-  grpc::EnableDefaultHealthCheckService(true);
+  // health_ replaces gRPC's default health service (health_service.h).
 #ifdef WB_HAVE_REFLECTION
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
 #endif
@@ -79,6 +89,7 @@ absl::Status Node::Start() {
   }
   b.RegisterService(&block_);
   b.RegisterService(&admin_);
+  b.RegisterService(&health_);
   const int max_message = static_cast<int>(cfg_.max_payload + kMessageOverhead);
   b.SetMaxReceiveMessageSize(max_message);
   b.SetMaxSendMessageSize(max_message);
@@ -116,17 +127,25 @@ absl::Status Node::Start() {
     addresses_.push_back(common::BoundAddress(cfg_.listen[i], ports[i]));
   }
 
+  SetHealth("", true);  // the whole server: serving while it listens
   SetHealth(kBlockServiceName, false);
   SetHealth(kAdminServiceName, true);
   registry_.SetHealthCallback([this](const std::string& name, bool serving) {
     if (metrics_ != nullptr) metrics_->volumes()->OnVolumeHealth(name, serving);
-    SetHealth(name, serving);
+    // A name the registry no longer has (detached, or its attach failed)
+    // is forgotten, so that it answers like one never attached.
+    if (registry_.Find(name).ok()) {
+      health_.SetVolume(name, serving);
+    } else {
+      health_.RemoveVolume(name);
+    }
   });
   registry_.set_has_controller(!cfg_.controller.empty());
   for (const VolumeConfig& v : cfg_.volumes) {
     if (absl::Status s = registry_.Attach(v, /*wait=*/false); !s.ok()) return s;
   }
-  if (absl::Status s = AttachRemembered(attached_, cfg_.volumes, registry_); !s.ok()) {
+  if (absl::Status s = AttachRemembered(attached_, cfg_.volumes, registry_, &paths_);
+      !s.ok()) {
     return s;
   }
   ready_ = std::thread([this] {
@@ -150,18 +169,17 @@ absl::Status Node::Start() {
 }
 
 void Node::SetHealth(const std::string& name, bool serving) {
-  if (server_ == nullptr) return;
-  if (grpc::HealthCheckServiceInterface* h = server_->GetHealthCheckService()) {
-    h->SetServingStatus(name, serving);
-  }
+  health_.SetService(name, serving);
 }
 
 absl::Status Node::Shutdown(absl::Duration grace) {
   if (stopped_) return absl::OkStatus();
   stopped_ = true;
+  // Health turns NOT_SERVING for everything (and watches end), new calls
+  // are refused, and calls still running after the grace period are
+  // cancelled.
+  health_.Shutdown();
   if (server_ != nullptr) {
-    // Health turns NOT_SERVING for everything, new calls are refused, and
-    // calls still running after the grace period are cancelled.
     server_->Shutdown(absl::ToChronoTime(absl::Now() + grace));
     server_->Wait();
   }

@@ -20,7 +20,9 @@
 #include "server/node/byte_budget.h"
 #include "server/node/config.h"
 #include "server/node/controller_link.h"
+#include "server/node/health_service.h"
 #include "server/node/metrics_server.h"
+#include "server/node/path_policy.h"
 #include "server/node/volume_registry.h"
 
 namespace wb::node {
@@ -62,9 +64,12 @@ class Node {
   VolumeRegistry registry_;
   AttachedVolumes attached_;  // DATA_DIR/volumes.json
   ByteBudget total_inflight_;
+  // The data directory and --allow-path; --allow-nbd.
+  const PathPolicy paths_;
   ServiceContext svc_;
   BlockServiceImpl block_;
   AdminServiceImpl admin_;
+  HealthService health_;
   std::unique_ptr<grpc::Server> server_;
   std::vector<std::string> addresses_;
   const MetricsOptions metrics_options_;

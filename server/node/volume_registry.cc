@@ -1,5 +1,7 @@
 #include "server/node/volume_registry.h"
 
+#include <exception>
+#include <new>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -23,8 +25,9 @@ IoRef::~IoRef() {
   if (entry_ != nullptr) entry_->EndIo();
 }
 
-VolumeEntry::VolumeEntry(VolumeConfig config, uint64_t rambuf_size)
-    : config_(std::move(config)), rambuf_size_(rambuf_size) {}
+VolumeEntry::VolumeEntry(VolumeConfig config, uint64_t rambuf_size,
+                         const PathPolicy* policy)
+    : config_(std::move(config)), rambuf_size_(rambuf_size), policy_(policy) {}
 
 // The Volume's destructor seals and flushes if Close() was never called;
 // a writeback batch waiting for its pace must not hold that up.
@@ -120,9 +123,10 @@ VolumeRegistry::VolumeRegistry(uint64_t default_rambuf_size)
 
 VolumeRegistry::~VolumeRegistry() { CloseAll().IgnoreError(); }
 
-absl::Status VolumeRegistry::Attach(const VolumeConfig& cfg, bool wait) {
+absl::Status VolumeRegistry::Attach(const VolumeConfig& cfg, bool wait,
+                                    const PathPolicy* policy) {
   auto entry = std::make_shared<VolumeEntry>(
-      cfg, cfg.rambuf_size != 0 ? cfg.rambuf_size : default_rambuf_size_);
+      cfg, cfg.rambuf_size != 0 ? cfg.rambuf_size : default_rambuf_size_, policy);
   {
     absl::MutexLock l(&mu_);
     if (stop_) return absl::UnavailableError("the node is shutting down");
@@ -137,48 +141,31 @@ absl::Status VolumeRegistry::Attach(const VolumeConfig& cfg, bool wait) {
   }
   absl::Status status = Open(entry);
   if (status.ok()) return status;
-  absl::MutexLock l(&mu_);
-  volumes_.erase(cfg.name);
+  {
+    absl::MutexLock l(&mu_);
+    volumes_.erase(cfg.name);
+  }
+  SetHealth(cfg.name, false);  // gone now: health forgets the name
   return status;
 }
 
 absl::Status VolumeRegistry::Open(std::shared_ptr<VolumeEntry> entry) {
   const VolumeConfig& cfg = entry->config();
   SetHealth(cfg.name, false);
-  absl::Time start = absl::Now();
   absl::Status status;
-  absl::StatusOr<VolumeDevices> devices = OpenVolumeDevices(cfg);
-  if (!devices.ok()) {
-    status = devices.status();
-  } else {
-    OpenOptions opts;
-    opts.origin_identity = devices->origin_identity;
-    opts.rambuf_size = entry->rambuf_size();
-    opts.io_timeout = absl::Seconds(cfg.io_timeout_s);
-    // Writeback's origin writes go through the entry's pacer.
-    auto origin = std::make_unique<PacedDevice>(std::move(devices->origin),
-                                                &entry->pacer());
-    const CacheSet* cache_set = devices->cache_set;
-    absl::StatusOr<std::unique_ptr<Volume>> vol = Volume::Open(
-        std::move(devices->cache), std::move(origin), opts);
-    if (!vol.ok()) {
-      status = vol.status();
-    } else {
-      VolumeStatus st = (*vol)->GetStatus();
-      for (const auto& [name, value] : cfg.tunables) {
-        absl::StatusOr<uint32_t> cur = GetTunable(st.tunables, name);
-        if (cur.ok() && *cur == value) continue;
-        status.Update((*vol)->SetTunable(name, value));
-      }
-      if (status.ok()) {
-        Log("volume %s: serving %s (%d MiB) through cache %s; replayed %d "
-            "dirty blocks in %s",
-            cfg.name, cfg.origin, st.size_bytes >> 20,
-            cache_set != nullptr ? cache_set->name() : cfg.cache,
-            st.nr_dirty_cache_blocks, absl::FormatDuration(absl::Now() - start));
-        entry->SetOpened(*std::move(vol), cache_set);
-      }
-    }
+  // An exception must not leave the entry OPENING for good, nor escape an
+  // opener thread (std::terminate): opening allocates the RAM buffers, the
+  // index and the devices' rings, and a request may ask for more than the
+  // node has. Whatever was built is freed as the exception unwinds.
+  try {
+    status = OpenVolume(*entry);
+  } catch (const std::bad_alloc&) {
+    status = absl::ResourceExhaustedError(absl::StrCat(
+        "volume ", cfg.name, ": out of memory while opening it (rambuf_size ",
+        entry->rambuf_size(), ")"));
+  } catch (const std::exception& e) {
+    status = absl::InternalError(
+        absl::StrCat("volume ", cfg.name, ": cannot open: ", e.what()));
   }
   if (!status.ok()) {
     Log("volume %s: cannot open: %s", cfg.name, status.ToString());
@@ -188,6 +175,39 @@ absl::Status VolumeRegistry::Open(std::shared_ptr<VolumeEntry> entry) {
   absl::MutexLock l(&mu_);
   opening_--;
   return status;
+}
+
+absl::Status VolumeRegistry::OpenVolume(VolumeEntry& entry) {
+  const VolumeConfig& cfg = entry.config();
+  absl::Time start = absl::Now();
+  absl::StatusOr<VolumeDevices> devices = OpenVolumeDevices(cfg, entry.policy_);
+  if (!devices.ok()) return devices.status();
+  OpenOptions opts;
+  opts.origin_identity = devices->origin_identity;
+  opts.rambuf_size = entry.rambuf_size();
+  opts.io_timeout = absl::Seconds(cfg.io_timeout_s);
+  // Writeback's origin writes go through the entry's pacer.
+  auto origin = std::make_unique<PacedDevice>(std::move(devices->origin),
+                                              &entry.pacer());
+  const CacheSet* cache_set = devices->cache_set;
+  absl::StatusOr<std::unique_ptr<Volume>> vol = Volume::Open(
+      std::move(devices->cache), std::move(origin), opts);
+  if (!vol.ok()) return vol.status();
+  VolumeStatus st = (*vol)->GetStatus();
+  absl::Status status;
+  for (const auto& [name, value] : cfg.tunables) {
+    absl::StatusOr<uint32_t> cur = GetTunable(st.tunables, name);
+    if (cur.ok() && *cur == value) continue;
+    status.Update((*vol)->SetTunable(name, value));
+  }
+  if (!status.ok()) return status;
+  Log("volume %s: serving %s (%d MiB) through cache %s; replayed %d "
+      "dirty blocks in %s",
+      cfg.name, cfg.origin, st.size_bytes >> 20,
+      cache_set != nullptr ? cache_set->name() : cfg.cache,
+      st.nr_dirty_cache_blocks, absl::FormatDuration(absl::Now() - start));
+  entry.SetOpened(*std::move(vol), cache_set);
+  return absl::OkStatus();
 }
 
 absl::StatusOr<std::shared_ptr<VolumeEntry>> VolumeRegistry::Find(

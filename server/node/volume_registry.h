@@ -20,6 +20,7 @@
 #include "server/core/volume.h"
 #include "server/node/config.h"
 #include "server/node/origin_pacer.h"
+#include "server/node/path_policy.h"
 
 namespace wb::node {
 
@@ -53,7 +54,9 @@ class IoRef {
 // every call that uses the volume hold one.
 class VolumeEntry {
  public:
-  VolumeEntry(VolumeConfig config, uint64_t rambuf_size);
+  // policy: where the devices may be (null: anywhere; path_policy.h).
+  VolumeEntry(VolumeConfig config, uint64_t rambuf_size,
+              const PathPolicy* policy = nullptr);
   ~VolumeEntry();
 
   const std::string& name() const { return config_.name; }
@@ -99,6 +102,7 @@ class VolumeEntry {
 
   const VolumeConfig config_;
   const uint64_t rambuf_size_;
+  const PathPolicy* const policy_;
   // Declared before volume_: the volume's origin device points at it.
   OriginPacer pacer_;
   std::atomic<uint64_t> fg_read_bytes_{0};
@@ -134,8 +138,11 @@ class VolumeRegistry {
   // Adds cfg as OPENING and opens it (replaying its log) on a thread of its
   // own. ALREADY_EXISTS if the name is taken. With wait, returns the result
   // of opening (the device's or the core's error, e.g. NOT_FOUND for a
-  // missing file), and a volume that failed to open is not kept.
-  absl::Status Attach(const VolumeConfig& cfg, bool wait);
+  // missing file; RESOURCE_EXHAUSTED when memory ran out), and a volume
+  // that failed to open is not kept. With a policy, the devices must be
+  // where it allows (path_policy.h); the policy must outlive the registry.
+  absl::Status Attach(const VolumeConfig& cfg, bool wait,
+                      const PathPolicy* policy = nullptr);
   // NOT_FOUND for an unknown name.
   absl::StatusOr<std::shared_ptr<VolumeEntry>> Find(const std::string& name) const;
   // Sorted by name.
@@ -149,9 +156,11 @@ class VolumeRegistry {
   absl::Status CloseAll();
 
  private:
-  // Opens the devices and the volume; the entry ends kServing or kFailed.
-  // Returns why it failed.
+  // Opens the devices and the volume; the entry ends kServing or kFailed,
+  // also when an exception is thrown. Returns why it failed.
   absl::Status Open(std::shared_ptr<VolumeEntry> entry);
+  // Open's work, which may throw (std::bad_alloc).
+  absl::Status OpenVolume(VolumeEntry& entry);
   void MonitorLoop();
   void SetHealth(const std::string& name, bool serving) {
     if (health_) health_(name, serving);

@@ -11,6 +11,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_replace.h"
 #include "absl/time/clock.h"
 #include "server/core/device/aligned_io.h"
 #include "server/core/device/nbd_device.h"
@@ -41,6 +42,58 @@ absl::Status SyncParentDir(const std::string& path) {
   ::close(fd);
   if (rc != 0) return OsError("cannot sync directory", dir);
   return absl::OkStatus();
+}
+
+// The message of s with every `from` replaced by `to`: errors of a device
+// opened through /proc/self/fd/N name the path the client gave.
+absl::Status Renamed(const absl::Status& s, const std::string& from, const std::string& to) {
+  if (s.ok()) return s;
+  return absl::Status(s.code(), absl::StrReplaceAll(s.message(), {{from, to}}));
+}
+
+// A device opened through a checked descriptor (PathPolicy::Open): keeps
+// that descriptor, so that its /proc/self/fd name stays valid, and bears
+// the name the client gave.
+class CheckedDevice final : public Device {
+ public:
+  CheckedDevice(std::unique_ptr<Device> inner, ConfinedFile file, std::string name)
+      : inner_(std::move(inner)), file_(std::move(file)), name_(std::move(name)) {}
+
+  uint64_t size() const override { return inner_->size(); }
+  uint32_t logical_block_size() const override { return inner_->logical_block_size(); }
+  std::string name() const override { return name_; }
+  bool supports_discard() const override { return inner_->supports_discard(); }
+  bool discard_zeroes() const override { return inner_->discard_zeroes(); }
+  void Submit(const IoRequest& req, IoCallback done) override {
+    inner_->Submit(req, std::move(done));
+  }
+
+ private:
+  const std::unique_ptr<Device> inner_;
+  const ConfinedFile file_;
+  const std::string name_;
+};
+
+// OpenExclusive(path), or with a policy: only what it allows, opened
+// through the descriptor it checked. *stable_path (when not null) is set to
+// a name of the opened file that stays valid while the device lives.
+absl::StatusOr<std::unique_ptr<Device>> OpenChecked(const std::string& path,
+                                                    const PathPolicy* policy,
+                                                    std::string* stable_path = nullptr) {
+  if (policy == nullptr) {
+    absl::StatusOr<std::unique_ptr<FileDevice>> dev = OpenExclusive(path);
+    if (!dev.ok()) return dev.status();
+    if (stable_path != nullptr) *stable_path = path;
+    return std::unique_ptr<Device>(*std::move(dev));
+  }
+  absl::StatusOr<ConfinedFile> file = policy->Open(path);
+  if (!file.ok()) return file.status();
+  const std::string proc = file->proc_path();
+  absl::StatusOr<std::unique_ptr<FileDevice>> dev = OpenExclusive(proc);
+  if (!dev.ok()) return Renamed(dev.status(), proc, path);
+  if (stable_path != nullptr) *stable_path = proc;
+  return std::unique_ptr<Device>(
+      std::make_unique<CheckedDevice>(*std::move(dev), *std::move(file), path));
 }
 
 absl::StatusOr<FormatOptions> MakeFormatOptions(const VolumeConfig& cfg,
@@ -104,17 +157,18 @@ bool Missing(const std::string& path) {
 }
 
 // Opens cfg's cache devices: one FileDevice, or a CacheSet of several.
-absl::Status OpenCaches(const VolumeConfig& cfg, VolumeDevices* d) {
+absl::Status OpenCaches(const VolumeConfig& cfg, const PathPolicy* policy,
+                        VolumeDevices* d) {
   const std::vector<std::string> paths = CachePaths(cfg);
   if (paths.size() == 1 && cfg.cache_layout == kLayoutSingle) {
-    absl::StatusOr<std::unique_ptr<FileDevice>> cache = OpenExclusive(cfg.cache);
+    absl::StatusOr<std::unique_ptr<Device>> cache = OpenChecked(cfg.cache, policy);
     if (!cache.ok()) return cache.status();
     d->cache = *std::move(cache);
     return absl::OkStatus();
   }
   std::vector<std::unique_ptr<Device>> members;
   for (const std::string& path : paths) {
-    absl::StatusOr<std::unique_ptr<FileDevice>> dev = OpenExclusive(path);
+    absl::StatusOr<std::unique_ptr<Device>> dev = OpenChecked(path, policy);
     if (!dev.ok()) return dev.status();
     members.push_back(*std::move(dev));
   }
@@ -160,17 +214,24 @@ absl::StatusOr<std::unique_ptr<FileDevice>> OpenExclusive(const std::string& pat
   }
 }
 
-absl::StatusOr<std::unique_ptr<Device>> OpenOrigin(const VolumeConfig& cfg) {
+absl::StatusOr<std::unique_ptr<Device>> OpenOrigin(const VolumeConfig& cfg,
+                                                   const PathPolicy* policy,
+                                                   std::string* identity_path) {
   if (IsNbdUri(cfg.origin)) {
     if (cfg.origin_size != 0) {
       return absl::InvalidArgumentError(absl::StrCat(
           "volume ", cfg.name, ": origin_size cannot be used with the NBD origin ",
           cfg.origin, " (the server sets the export's size)"));
     }
+    if (policy != nullptr) {
+      if (absl::Status s = policy->CheckNbdUri(cfg.origin); !s.ok()) return s;
+    }
     absl::StatusOr<std::unique_ptr<NbdDevice>> nbd = NbdDevice::Open(cfg.origin);
     if (!nbd.ok()) return nbd.status();
+    if (identity_path != nullptr) *identity_path = cfg.origin;
     return std::unique_ptr<Device>(*std::move(nbd));
   }
+  if (policy != nullptr) return OpenChecked(cfg.origin, policy, identity_path);
   FileDeviceOptions oo;
   if (cfg.origin_size != 0) {
     oo.create = true;
@@ -178,12 +239,15 @@ absl::StatusOr<std::unique_ptr<Device>> OpenOrigin(const VolumeConfig& cfg) {
   }
   absl::StatusOr<std::unique_ptr<FileDevice>> file = OpenExclusive(cfg.origin, oo);
   if (!file.ok()) return file.status();
+  if (identity_path != nullptr) *identity_path = cfg.origin;
   return std::unique_ptr<Device>(*std::move(file));
 }
 
-absl::StatusOr<VolumeDevices> OpenVolumeDevices(const VolumeConfig& cfg) {
+absl::StatusOr<VolumeDevices> OpenVolumeDevices(const VolumeConfig& cfg,
+                                                const PathPolicy* policy) {
   VolumeDevices d;
-  absl::StatusOr<std::unique_ptr<Device>> origin = OpenOrigin(cfg);
+  std::string identity_path;
+  absl::StatusOr<std::unique_ptr<Device>> origin = OpenOrigin(cfg, policy, &identity_path);
   if (!origin.ok()) return origin.status();
   d.origin = *std::move(origin);
 
@@ -191,8 +255,9 @@ absl::StatusOr<VolumeDevices> OpenVolumeDevices(const VolumeConfig& cfg) {
   bool all_missing = true;
   for (const std::string& p : paths) all_missing &= Missing(p);
   // Only when every device is missing: a set with one device gone may hold
-  // dirty data on the others.
-  if (all_missing && cfg.cache_size != 0) {
+  // dirty data on the others. Never under a policy: the AdminService
+  // creates no files.
+  if (all_missing && cfg.cache_size != 0 && policy == nullptr) {
     // A new cache: the origin gets its identity now if it has none.
     absl::StatusOr<std::string> identity =
         OriginIdentity(cfg.origin, /*create_if_missing=*/true);
@@ -202,29 +267,33 @@ absl::StatusOr<VolumeDevices> OpenVolumeDevices(const VolumeConfig& cfg) {
     }
   }
   // The cache first: a missing or busy cache is the better message.
-  if (absl::Status s = OpenCaches(cfg, &d); !s.ok()) return s;
+  if (absl::Status s = OpenCaches(cfg, policy, &d); !s.ok()) return s;
   // An existing origin must have its identity already.
   absl::StatusOr<std::string> identity =
-      OriginIdentity(cfg.origin, /*create_if_missing=*/false);
+      OriginIdentity(identity_path, /*create_if_missing=*/false);
   if (absl::IsNotFound(identity.status())) {
     return absl::FailedPreconditionError(absl::StrCat(
-        identity.status().message(), ": no writeboost cache was ever formatted for this "
+        Renamed(identity.status(), identity_path, cfg.origin).message(),
+        ": no writeboost cache was ever formatted for this "
         "origin; format one first (FormatVolume)"));
   }
-  if (!identity.ok()) return identity.status();
+  if (!identity.ok()) return Renamed(identity.status(), identity_path, cfg.origin);
   d.origin_identity = *identity;
   return d;
 }
 
-absl::Status FormatVolumeDevices(const VolumeConfig& cfg, bool force) {
+absl::Status FormatVolumeDevices(const VolumeConfig& cfg, bool force,
+                                 const PathPolicy* policy) {
   VolumeConfig existing = cfg;
   existing.origin_size = 0;  // Format never creates the origin.
-  absl::StatusOr<std::unique_ptr<Device>> origin = OpenOrigin(existing);
+  std::string identity_path;
+  absl::StatusOr<std::unique_ptr<Device>> origin =
+      OpenOrigin(existing, policy, &identity_path);
   if (!origin.ok()) return origin.status();
-  std::vector<std::unique_ptr<FileDevice>> caches;
+  std::vector<std::unique_ptr<Device>> caches;
   std::vector<Device*> members;
   for (const std::string& path : CachePaths(cfg)) {
-    absl::StatusOr<std::unique_ptr<FileDevice>> cache = OpenExclusive(path);
+    absl::StatusOr<std::unique_ptr<Device>> cache = OpenChecked(path, policy);
     if (!cache.ok()) return cache.status();
     members.push_back(cache->get());
     caches.push_back(*std::move(cache));
@@ -251,8 +320,8 @@ absl::Status FormatVolumeDevices(const VolumeConfig& cfg, bool force) {
     }
   }
   absl::StatusOr<std::string> identity =
-      OriginIdentity(cfg.origin, /*create_if_missing=*/true);
-  if (!identity.ok()) return identity.status();
+      OriginIdentity(identity_path, /*create_if_missing=*/true);
+  if (!identity.ok()) return Renamed(identity.status(), identity_path, cfg.origin);
   absl::StatusOr<FormatOptions> opts = MakeFormatOptions(cfg, *identity);
   if (!opts.ok()) return opts.status();
   Log("volume %s: formatting %s cache %s for origin %s", cfg.name,

@@ -14,6 +14,7 @@
 #include "server/core/device/device.h"
 #include "server/core/device/file_device.h"
 #include "server/node/config.h"
+#include "server/node/path_policy.h"
 
 namespace wb::node {
 
@@ -33,9 +34,14 @@ absl::StatusOr<std::unique_ptr<FileDevice>> OpenExclusive(
 // IsNbdUri) as an NbdDevice, anything else as a file or block device with
 // OpenExclusive. When cfg.origin_size is set and the origin file is missing
 // it is created sparse; with an NBD URI origin_size is INVALID_ARGUMENT
-// (the server owns the export's size). Errors: FileDevice::Open's or
-// NbdDevice::Open's.
-absl::StatusOr<std::unique_ptr<Device>> OpenOrigin(const VolumeConfig& cfg);
+// (the server owns the export's size). With a policy (the AdminService's
+// requests), only what it allows (PathPolicy::Open, CheckNbdUri), and no
+// file is created. *identity_path (when not null) is set to the name to
+// find the origin's identity by while the device lives. Errors:
+// FileDevice::Open's, NbdDevice::Open's or the policy's.
+absl::StatusOr<std::unique_ptr<Device>> OpenOrigin(const VolumeConfig& cfg,
+                                                   const PathPolicy* policy = nullptr,
+                                                   std::string* identity_path = nullptr);
 
 struct VolumeDevices {
   // One FileDevice, or a CacheSet of several (then cache_set points at it).
@@ -52,16 +58,21 @@ struct VolumeDevices {
 // devices every one is opened exclusively and they are assembled into a
 // CacheSet (CacheSet::Open: stale members are not used; a missing in-sync
 // member is refused); cache_size then creates and formats them only when
-// every one of them is missing. Errors: as OpenOrigin, FileDevice::Open,
-// CacheSet::Open and OriginIdentity, and FormatCache's; FAILED_PRECONDITION
-// for an origin that has no identity (no cache was ever formatted for it).
-absl::StatusOr<VolumeDevices> OpenVolumeDevices(const VolumeConfig& cfg);
+// every one of them is missing. With a policy every device is confined as
+// in OpenOrigin and nothing is created. Errors: as OpenOrigin,
+// FileDevice::Open, CacheSet::Open and OriginIdentity, and FormatCache's;
+// FAILED_PRECONDITION for an origin that has no identity (no cache was ever
+// formatted for it).
+absl::StatusOr<VolumeDevices> OpenVolumeDevices(const VolumeConfig& cfg,
+                                                const PathPolicy* policy = nullptr);
 
 // Formats cfg's cache devices for cfg.origin (the FormatVolume RPC), as one
 // device or as a cfg.cache_layout set (FormatCacheSet). The devices must
 // exist. FAILED_PRECONDITION when one already begins with a writeboost
-// superblock and !force, or when any device is in use.
-absl::Status FormatVolumeDevices(const VolumeConfig& cfg, bool force);
+// superblock and !force, or when any device is in use. With a policy, the
+// devices are confined as in OpenOrigin.
+absl::Status FormatVolumeDevices(const VolumeConfig& cfg, bool force,
+                                 const PathPolicy* policy = nullptr);
 
 }  // namespace wb::node
 
