@@ -37,6 +37,9 @@ class NodeAdminTest : public NodeTest {
     return spec;
   }
 
+  // The devices are in dir_, outside the default --data-dir: allow it.
+  std::vector<std::string> AllowDir() const { return {"--allow-path", dir_.path()}; }
+
   // The daemon runs in dir_ with the default --data-dir.
   std::string StateFile() const { return dir_.File("wb-data/volumes.json"); }
 
@@ -75,7 +78,7 @@ class NodeAdminTest : public NodeTest {
 using NameList = std::vector<std::string>;
 
 TEST_F(NodeAdminTest, FormatAttachRefusedDetachThenDrainedDetach) {
-  StartNode({"v"});
+  StartNode({"v"}, AllowDir());
   auto admin = Admin();
   v1::VolumeSpec spec = NewVolumeFiles("w");
   // No autonomous writeback: what is written stays dirty until the drain.
@@ -112,7 +115,7 @@ TEST_F(NodeAdminTest, FormatAttachRefusedDetachThenDrainedDetach) {
 }
 
 TEST_F(NodeAdminTest, ForcedDetachKeepsDirtyDataForTheNextAttach) {
-  StartNode({"v"});
+  StartNode({"v"}, AllowDir());
   auto admin = Admin();
   v1::VolumeSpec spec = NewVolumeFiles("w");
   (*spec.mutable_tunables())["writeback_threshold"] = 0;
@@ -144,7 +147,7 @@ TEST_F(NodeAdminTest, ForcedDetachKeepsDirtyDataForTheNextAttach) {
 }
 
 TEST_F(NodeAdminTest, RunTimeAttachesSurviveRestartsAndDetachesDoNot) {
-  StartNode({"v"});
+  StartNode({"v"}, AllowDir());
   auto admin = Admin();
   for (const char* name : {"w", "x"}) {
     ASSERT_TRUE(admin->FormatVolume(NewVolumeFiles(name), false, /*attach=*/true).ok());
@@ -182,7 +185,7 @@ TEST_F(NodeAdminTest, RunTimeAttachesSurviveRestartsAndDetachesDoNot) {
 }
 
 TEST_F(NodeAdminTest, RememberedVolumeThatCannotOpenIsFailedUntilDetached) {
-  StartNode({"v"});
+  StartNode({"v"}, AllowDir());
   ASSERT_TRUE(Admin()->FormatVolume(NewVolumeFiles("w"), false, /*attach=*/true).ok());
   ASSERT_EQ(daemon_.Term(), 0);
   std::filesystem::remove(dir_.File("w.cache"));
@@ -205,7 +208,7 @@ TEST_F(NodeAdminTest, RememberedVolumeThatCannotOpenIsFailedUntilDetached) {
 }
 
 TEST_F(NodeAdminTest, ConfiguredVolumeWinsOverARememberedOneOfTheSameName) {
-  StartNode({"v"});
+  StartNode({"v"}, AllowDir());
   auto admin = Admin();
   {
     auto v = Open("v");
@@ -258,7 +261,7 @@ class HeldLock {
 };
 
 TEST_F(NodeAdminTest, OpenWaitsBrieflyForAReleasedLockThenGivesUp) {
-  StartNode({"v"});
+  StartNode({"v"}, AllowDir());
   ASSERT_EQ(daemon_.Term(), 0);
   {
     // Released 300 ms into the restart, as a killed daemon's io_uring

@@ -5,6 +5,7 @@
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -150,6 +151,16 @@ uint64_t ProcStatusKiB(pid_t pid, const std::string& key) {
 }
 
 }  // namespace
+
+void Daemon::LimitAddressSpace(uint64_t headroom) {
+  const uint64_t mapped = ProcStatusKiB(pid_, "VmSize") << 10;
+  struct rlimit limit;
+  limit.rlim_cur = limit.rlim_max = mapped + headroom;
+  if (::prlimit(pid_, RLIMIT_AS, &limit, nullptr) != 0) {
+    std::fprintf(stderr, "prlimit: %s\n", std::strerror(errno));
+    std::abort();
+  }
+}
 
 uint64_t Daemon::PeakRssKiB() const { return ProcStatusKiB(pid_, "VmHWM"); }
 uint64_t Daemon::RssKiB() const { return ProcStatusKiB(pid_, "VmRSS"); }

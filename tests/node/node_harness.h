@@ -58,6 +58,10 @@ class Daemon {
   int Wait(absl::Duration timeout);
   pid_t pid() const { return pid_; }
   bool running() const { return pid_ > 0; }
+  // Caps the daemon's address space (RLIMIT_AS) at what it maps now plus
+  // `headroom` bytes, so that a request asking for more memory than that
+  // fails inside the daemon instead of eating the host's.
+  void LimitAddressSpace(uint64_t headroom);
   // From /proc/PID/status: peak and current resident set (KiB).
   uint64_t PeakRssKiB() const;
   uint64_t RssKiB() const;

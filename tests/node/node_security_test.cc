@@ -149,8 +149,12 @@ TEST_F(NodeTest, BearerTokensGateVolumesAndWrites) {
   EXPECT_EQ(anonymous->ListVolumes().status().code(), StatusCode::kUnauthenticated);
   auto admin = *wbclient::Admin::Connect(endpoint_, with("tok-adm"));
   EXPECT_EQ(admin->ListVolumes()->volumes_size(), 2);
-  // The health service needs no token.
-  EXPECT_TRUE(anonymous->Serving("v").value_or(false));
+  // The health service needs no token for the server's own services; a
+  // volume's name answers only to a token that grants it
+  // (node_hostile_test.cc).
+  EXPECT_TRUE(anonymous->Serving("writeboost.v1.BlockService").value_or(false));
+  EXPECT_EQ(anonymous->Serving("v").status().code(), StatusCode::kNotFound);
+  EXPECT_TRUE(admin->Serving("v").value_or(false));
 }
 
 TEST_F(NodeTest, RefusesPlaintextOnANetworkAddressUnlessInsecure) {

@@ -100,13 +100,14 @@ cmp "$dir/data" "$dir/back" || fail "unflushed write lost across a clean restart
 stop
 # format-volume, attach-volume, detach-volume; what the node remembers
 # across restarts.
-# The daemon keeps volumes.json under --data-dir.
+# The daemon keeps volumes.json under --data-dir; the devices are in $dir,
+# outside it, so $dir is an allowed path.
 statedir="$dir/state"
 wait_server=""
 truncate -s 64M "$dir/w.origin"
 truncate -s 32M "$dir/w.cache"
 wspec=(w --origin "$dir/w.origin" --cache "$dir/w.cache")
-start --listen "$server" --volume "$vol" --data-dir "$statedir"
+start --listen "$server" --volume "$vol" --data-dir "$statedir" --allow-path "$dir"
 expect_usage "${W[@]}" format-volume w --origin w.origin --cache "$dir/w.cache"
 expect_usage "${W[@]}" attach-volume "${wspec[@]}" --set writeback_threshold
 expect_usage "${W[@]}" detach-volume w --drain --force
@@ -131,14 +132,14 @@ expect_error FAILED_PRECONDITION "${W[@]}" format-volume "${wspec[@]}"  # format
 "${W[@]}" attach-volume "${wspec[@]}" | grep -q '^w: attached, serving 64 MiB' || fail attach-volume
 "${W[@]}" write w --offset 0 --fill 0x5a --length 64K >/dev/null
 stop
-start --listen "$server" --volume "$vol" --data-dir "$statedir"
+start --listen "$server" --volume "$vol" --data-dir "$statedir" --allow-path "$dir"
 "${W[@]}" status w --json | json 'd["state"]' | grep -q SERVING || fail "w not back after restart"
 "${W[@]}" read w --offset 0 --length 64K --file "$dir/back"
 cmp "$dir/back" <(head -c 65536 /dev/zero | tr '\0' '\132') || fail "w lost a write across restart"
 [[ $("${W[@]}" detach-volume w --force --json | json 'd["detached"], d["forced"]') == "True True" ]] ||
   fail "detach-volume --force --json"
 stop
-start --listen "$server" --volume "$vol" --data-dir "$statedir"
+start --listen "$server" --volume "$vol" --data-dir "$statedir" --allow-path "$dir"
 expect_error NOT_FOUND "${W[@]}" status w
 [[ $("${W[@]}" ls --json | json '[v["name"] for v in d]') == "['v']" ]] || fail "w came back"
 # Forced: the dirty write is still in the cache and replays at the next attach.
