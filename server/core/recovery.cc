@@ -46,6 +46,14 @@ absl::StatusOr<CacheHead> ReadCacheHead(Device& cache) {
     auto rec = ProgressRecord::Decode(
         buf.data() + kProgressBlock[copy] * kBlockSize, sb->uuid);
     if (!rec.ok()) {
+      // Only a torn or foreign copy (kDataLoss) may be passed over: a valid
+      // checksum over bytes this reader does not understand is refused.
+      if (rec.status().code() != absl::StatusCode::kDataLoss) {
+        return absl::Status(rec.status().code(),
+                            absl::StrFormat("%s: progress record copy %d: %s",
+                                            cache.name(), copy,
+                                            rec.status().message()));
+      }
       why = std::string(rec.status().message());
       continue;
     }

@@ -2,11 +2,16 @@
 
 #include <cstring>
 
+#include "absl/strings/str_format.h"
 #include "server/core/format/layout.h"
 #include "server/core/util/coding.h"
 #include "server/core/util/crc32c.h"
 
 namespace wb {
+
+namespace {
+constexpr size_t kReservedOffset = 104;  // reserved tunables, then zero
+}  // namespace
 
 void ProgressRecord::EncodeTo(char* out) const {
   std::memset(out, 0, kBlockSize);
@@ -40,6 +45,14 @@ absl::StatusOr<ProgressRecord> ProgressRecord::Decode(const char* block,
   }
   if (std::memcmp(block + 16, uuid.data(), 16) != 0) {
     return absl::DataLossError("progress record belongs to another cache set");
+  }
+  // Every writer since version 1 zeroed them; the crc covers them, so
+  // non-zero ones come from a writer this reader does not understand.
+  for (size_t i = kReservedOffset; i < kBlockSize; i++) {
+    if (block[i] != 0) {
+      return absl::FailedPreconditionError(absl::StrFormat(
+          "progress record byte %u is not zero (reserved)", i));
+    }
   }
   ProgressRecord r;
   r.seq = GetFixed64(block + 8);

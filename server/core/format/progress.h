@@ -24,7 +24,10 @@ struct ProgressRecord {
   int copy() const { return static_cast<int>(seq % 2); }
 
   void EncodeTo(char* out) const;
-  // kDataLoss on a bad magic, checksum or cache-set UUID.
+  // kDataLoss on a bad magic, checksum or cache-set UUID (a torn or foreign
+  // copy: the other copy may stand in); kFailedPrecondition for non-zero
+  // reserved bytes under a valid checksum (a writer this reader does not
+  // understand: nothing may stand in).
   static absl::StatusOr<ProgressRecord> Decode(const char* block,
                                                const Uuid& uuid);
 };

@@ -14,6 +14,43 @@ namespace {
 // Member slots: 16 of 32 bytes from byte 224 (docs/FORMAT.md).
 constexpr size_t kSlotOffset = 224;
 constexpr size_t kSlotSize = 32;
+constexpr size_t kSlotReserved = 24;  // bytes 24 … 31 of a slot
+constexpr size_t kIdentityOffset = 96;
+constexpr size_t kTailOffset = kSlotOffset + kMaxCacheDevices * kSlotSize;
+
+bool AllZero(const char* p, size_t n) {
+  for (size_t i = 0; i < n; i++) {
+    if (p[i] != 0) return false;
+  }
+  return true;
+}
+
+// Every writer since version 1 zeroed these bytes, so a non-zero one means
+// a writer this reader does not understand, never a torn write (the crc
+// covers them).
+absl::Status CheckReservedZero(const char* block, uint32_t nr_devices) {
+  const char* id = block + kIdentityOffset;
+  const size_t id_len = strnlen(id, kOriginIdentityMax);
+  if (id_len == kOriginIdentityMax ||
+      !AllZero(id + id_len, kOriginIdentityMax - id_len)) {
+    return absl::FailedPreconditionError(
+        "superblock origin identity is not NUL-padded");
+  }
+  for (uint32_t i = 0; i < kMaxCacheDevices; i++) {
+    const char* slot = block + kSlotOffset + i * kSlotSize;
+    const bool unused = i >= nr_devices;
+    if (!AllZero(slot + kSlotReserved, kSlotSize - kSlotReserved) ||
+        (unused && !AllZero(slot, kSlotSize))) {
+      return absl::FailedPreconditionError(absl::StrFormat(
+          "superblock member slot %u has non-zero reserved bytes", i));
+    }
+  }
+  if (!AllZero(block + kTailOffset, kBlockSize - kTailOffset)) {
+    return absl::FailedPreconditionError(
+        "superblock bytes 736 … 4095 are not zero");
+  }
+  return absl::OkStatus();
+}
 }  // namespace
 
 void Superblock::EncodeTo(char* out) const {
@@ -32,9 +69,12 @@ void Superblock::EncodeTo(char* out) const {
   PutFixed32(out + 72, device_index);
   PutFixed32(out + 76, device_generation);
   std::memcpy(out + 80, member_uuid.data(), 16);
-  std::memcpy(out + 96, origin_identity.data(),
+  std::memcpy(out + kIdentityOffset, origin_identity.data(),
               std::min(origin_identity.size(), kOriginIdentityMax - 1));
-  for (uint32_t i = 0; i < kMaxCacheDevices; i++) {
+  // Slots past the set's members stay zero, and a single device has none.
+  const uint32_t used_slots =
+      layout == kLayoutSingle ? 0 : std::min(nr_devices, kMaxCacheDevices);
+  for (uint32_t i = 0; i < used_slots; i++) {
     char* slot = out + kSlotOffset + i * kSlotSize;
     std::memcpy(slot, slots[i].uuid.data(), 16);
     PutFixed32(slot + 16, slots[i].state);
@@ -77,7 +117,8 @@ absl::StatusOr<Superblock> Superblock::DecodeAnyLayout(const char* block) {
   sb.device_index = GetFixed32(block + 72);
   sb.device_generation = GetFixed32(block + 76);
   std::memcpy(sb.member_uuid.data(), block + 80, 16);
-  sb.origin_identity.assign(block + 96, strnlen(block + 96, kOriginIdentityMax));
+  sb.origin_identity.assign(block + kIdentityOffset,
+                           strnlen(block + kIdentityOffset, kOriginIdentityMax));
   for (uint32_t i = 0; i < kMaxCacheDevices; i++) {
     const char* slot = block + kSlotOffset + i * kSlotSize;
     std::memcpy(sb.slots[i].uuid.data(), slot, 16);
@@ -85,11 +126,11 @@ absl::StatusOr<Superblock> Superblock::DecodeAnyLayout(const char* block) {
     sb.slots[i].changed_generation = GetFixed32(slot + 20);
   }
   const bool layout_ok =
-      sb.layout == kLayoutSingle ? sb.nr_devices == 1
-                                 : (sb.layout == kLayoutStripe ||
-                                    sb.layout == kLayoutMirror) &&
-                                       sb.nr_devices >= 1 &&
-                                       sb.nr_devices <= kMaxCacheDevices;
+      sb.layout == kLayoutSingle
+          ? sb.nr_devices == 1
+          : (sb.layout == kLayoutStripe || sb.layout == kLayoutMirror) &&
+                sb.nr_devices >= kMinReadableSetDevices &&
+                sb.nr_devices <= kMaxCacheDevices;
   if (!layout_ok || sb.device_index >= sb.nr_devices) {
     return absl::FailedPreconditionError(absl::StrFormat(
         "cache layout %u with %u devices (this one index %u) is not supported "
@@ -107,6 +148,15 @@ absl::StatusOr<Superblock> Superblock::DecodeAnyLayout(const char* block) {
             i, st, sb.nr_devices));
       }
     }
+  } else if (sb.device_generation != 1 || sb.member_uuid != Uuid{} ||
+             !AllZero(block + kSlotOffset, kMaxCacheDevices * kSlotSize)) {
+    // Membership fields of a single device are fixed (docs/FORMAT.md).
+    return absl::FailedPreconditionError(
+        "single-device superblock has membership fields set (generation, "
+        "member uuid or member slots)");
+  }
+  if (absl::Status s = CheckReservedZero(block, sb.nr_devices); !s.ok()) {
+    return s;
   }
   return sb;
 }

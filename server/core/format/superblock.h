@@ -16,6 +16,11 @@ namespace wb {
 inline constexpr uint32_t kLayoutSingle = 0;
 inline constexpr uint32_t kLayoutStripe = 1;
 inline constexpr uint32_t kLayoutMirror = 2;
+// A cache set is formatted with kMinCacheSetDevices … kMaxCacheDevices
+// members. Readers also accept a set of one: formats before this rule could
+// write one, and it is a working set of its layout.
+inline constexpr uint32_t kMinCacheSetDevices = 2;
+inline constexpr uint32_t kMinReadableSetDevices = 1;
 inline constexpr uint32_t kMaxCacheDevices = 16;
 
 // The state field of a member slot.
@@ -48,9 +53,11 @@ struct Superblock {
   // Writes the 4096-byte block into out (zero-filling the rest).
   void EncodeTo(char* out) const;
   // Parses and checks a 4096-byte block of a single-device cache: magic,
-  // crc, version, block size. kFailedPrecondition for "not a writeboost
-  // cache", a newer version, or a member of a multi-device set (which only
-  // a CacheSet may open); kDataLoss for a checksum mismatch.
+  // crc, version, block size, ring start, membership fields and reserved
+  // bytes (docs/FORMAT.md, recovery rule 1). kFailedPrecondition for "not a
+  // writeboost cache", version 0 or a newer one, a field this version does
+  // not write, or a member of a multi-device set (which only a CacheSet may
+  // open); kDataLoss for a checksum mismatch.
   static absl::StatusOr<Superblock> Decode(const char* block);
   // As Decode, but accepts every layout (for CacheSet), checking the
   // membership fields for consistency.
