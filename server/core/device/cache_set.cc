@@ -202,6 +202,7 @@ void CacheSet::PrepareBlockZeroLocked(Op* op) {
   }
   logical_sb_ = *sb;
   have_superblock_ = true;
+  op->sb_generation = generation_;
   op->sb_copies.resize(members_.size());
   for (uint32_t m = 0; m < members_.size(); m++) {
     if (members_[m]->health != MemberHealth::kInSync) continue;
@@ -210,17 +211,29 @@ void CacheSet::PrepareBlockZeroLocked(Op* op) {
   }
 }
 
-// A write starting at logical 0 for member m: block 0 from the member's own
-// superblock copy when the op carries one.
+// A write starting at logical 0 for member m: when the op carries the
+// member's own superblock copy, it goes to the block its generation's parity
+// names (block 0 odd, block 3 even), in place of logical block 0; the rest
+// of the write never covers that copy.
 void CacheSet::AddWrite(Op& op, uint32_t m, uint64_t offset, uint64_t length,
                         char* buf, std::vector<SubIo>* subs) const {
   if (offset == 0 && !op.sb_copies.empty() &&
       op.sb_copies[m].data() != nullptr) {
+    const uint64_t copy_at = MembershipCopyOffset(op.sb_generation);
     subs->push_back(
-        {m, {IoOp::kWrite, 0, kBlockSize, op.sb_copies[m].data()}});
+        {m, {IoOp::kWrite, copy_at, kBlockSize, op.sb_copies[m].data()}});
     offset += kBlockSize;
     buf += kBlockSize;
     length -= kBlockSize;
+    if (copy_at != 0 && copy_at >= offset && copy_at < offset + length) {
+      // Logical block 3 reads as zero through the set (PatchHeaderRead), so
+      // the part of the write aimed at it is dropped.
+      const uint64_t before = copy_at - offset;
+      if (before > 0) subs->push_back({m, {IoOp::kWrite, offset, before, buf}});
+      offset += before + kBlockSize;
+      buf += before + kBlockSize;
+      length -= before + kBlockSize;
+    }
     if (length == 0) return;
   }
   subs->push_back({m, {IoOp::kWrite, offset, length, buf}});

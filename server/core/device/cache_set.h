@@ -85,7 +85,8 @@ class CacheSet final : public Device {
 
   // An unformatted set for FormatCache to write through: fresh member
   // uuids, every member in sync, generation 1.
-  // REQUIRES: layout is kLayoutStripe or kLayoutMirror, 1…16 members.
+  // Errors: kInvalidArgument unless layout is kLayoutStripe or kLayoutMirror
+  // with kMinCacheSetDevices … kMaxCacheDevices members (superblock.h).
   static absl::StatusOr<std::unique_ptr<CacheSet>> CreateForFormat(
       std::vector<std::unique_ptr<Device>> members, uint32_t layout,
       uint32_t segment_size);

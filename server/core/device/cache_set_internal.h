@@ -64,8 +64,10 @@ struct CacheSet::Op {
   IoCallback done;
   uint32_t issued_generation = 0;  // membership it was issued under
   uint32_t targets = 0;            // members it went to (mask)
-  // Per-member superblock copies when the op writes a logical superblock.
+  // Per-member superblock copies when the op writes a logical superblock,
+  // and the membership generation they carry.
   std::vector<AlignedBuffer> sb_copies;
+  uint32_t sb_generation = 0;
 
   absl::Mutex mu;
   size_t pending ABSL_GUARDED_BY(mu) = 0;  // member I/Os not completed

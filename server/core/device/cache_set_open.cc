@@ -72,9 +72,11 @@ uint64_t MemberBytesNeeded(const Superblock& sb) {
 absl::StatusOr<std::unique_ptr<CacheSet>> CacheSet::Open(
     std::vector<std::unique_ptr<Device>> devices,
     const CacheSetOpenOptions& options) {
+  // Fewer than the set's members may be given (a mirror member lost), so
+  // one is enough here; the set's own size is checked by the decoder.
   if (devices.empty() || devices.size() > kMaxCacheDevices) {
     return absl::InvalidArgumentError(absl::StrFormat(
-        "a cache set has 1 to %u devices, not %u", kMaxCacheDevices,
+        "give 1 to %u devices of a cache set, not %u", kMaxCacheDevices,
         devices.size()));
   }
   std::vector<Found> found;
@@ -247,9 +249,12 @@ absl::StatusOr<std::unique_ptr<CacheSet>> CacheSet::CreateForFormat(
     return absl::InvalidArgumentError(
         "a cache set's layout is stripe or mirror");
   }
-  if (devices.empty() || devices.size() > kMaxCacheDevices) {
+  if (devices.size() < kMinCacheSetDevices ||
+      devices.size() > kMaxCacheDevices) {
     return absl::InvalidArgumentError(absl::StrFormat(
-        "a cache set has 1 to %u devices, not %u", kMaxCacheDevices,
+        "a %s cache set has %u to %u devices, not %u (one device is the "
+        "single layout)",
+        LayoutName(layout), kMinCacheSetDevices, kMaxCacheDevices,
         devices.size()));
   }
   const uint32_t n = static_cast<uint32_t>(devices.size());
@@ -327,6 +332,7 @@ absl::Status CacheSet::Resilver(
   if (absl::Status s = dst.Flush(); !s.ok()) return s;
 
   AlignedBuffer sb(kBlockSize);
+  uint32_t record_gen;
   {
     absl::MutexLock l(&mu_);
     target.uuid = NewUuid();  // a returning device joins as a new member
@@ -340,12 +346,13 @@ absl::Status CacheSet::Resilver(
       return absl::UnavailableError(absl::StrFormat(
           "%s: recording the new membership failed", name_));
     }
+    record_gen = generation_;
     EncodeMemberSuperblockLocked(index, sb.data());
   }
-  absl::Status st;
-  for (uint64_t blk : {uint64_t{0}, kMembershipCopyBlock}) {
-    if (st.ok()) st = dst.Write(blk * kBlockSize, sb.data(), kBlockSize);
-  }
+  // Only the copy this generation's parity names: the other stays zero (as
+  // blanked above), so the next record cannot tear the only valid copy.
+  absl::Status st = dst.Write(MembershipCopyOffset(record_gen), sb.data(),
+                              kBlockSize);
   if (st.ok()) st = dst.Flush();
   absl::MutexLock l(&mu_);
   if (!st.ok()) {
