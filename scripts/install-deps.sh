@@ -8,6 +8,8 @@ packages=(
   build-essential cmake pkg-config git
   # Core
   libabsl-dev liburing-dev libisal-dev libxxhash-dev libnbd-dev
+  # Compatibility fixtures (tests/compat) are gzip files
+  zlib1g-dev
   # Service and client
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   prometheus-cpp-dev nlohmann-json3-dev libcli11-dev

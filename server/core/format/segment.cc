@@ -64,6 +64,11 @@ absl::StatusOr<SegmentHeader> DecodeSegmentMeta(const char* meta,
   if (GetFixed16(meta + 54) != g.meta_blocks) {
     return absl::DataLossError("segment meta_blocks does not match geometry");
   }
+  // Every writer zeroed these and the checksum covers them: anything else
+  // was not written by this format.
+  if (GetFixed32(meta + 60) != 0) {
+    return absl::DataLossError("segment header bytes 60-63 are reserved and not zero");
+  }
   SegmentHeader h;
   h.id = GetFixed64(meta + 8);
   h.uuid = uuid;

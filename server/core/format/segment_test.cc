@@ -6,6 +6,7 @@
 #include "server/core/device/aligned_io.h"
 #include "server/core/format/progress.h"
 #include "server/core/format/superblock.h"
+#include "server/core/util/crc32c.h"
 
 namespace wb {
 namespace {
@@ -108,6 +109,19 @@ TEST_F(SegmentMetaTest, EntryBeyondOriginIsRejected) {
   std::vector<SegmentEntry> bad = {{geo_.origin_blocks, 0xff, EntryKind::kDirty, 0, 0}};
   EncodeSegmentMeta(1, uuid_, 0, 1, 0, bad, geo_, meta_.data());
   EXPECT_FALSE(DecodeSegmentMeta(meta_.data(), geo_, uuid_).ok());
+}
+
+// FORMAT.md: header bytes 60-63 are reserved and zero. A header that is
+// otherwise valid, checksum included, is still refused when they are not.
+TEST_F(SegmentMetaTest, HeaderReservedBytesMustBeZero) {
+  meta_.data()[61] = 1;
+  size_t covered = kSegmentHeaderSize - 8 + entries_.size() * kEntrySize;
+  uint32_t crc = Crc32c(meta_.data() + 8, covered);
+  std::memcpy(meta_.data() + 4, &crc, 4);  // little-endian, as PutFixed32
+  auto h = DecodeSegmentMeta(meta_.data(), geo_, uuid_);
+  ASSERT_FALSE(h.ok());
+  EXPECT_EQ(h.status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_NE(h.status().message().find("60-63"), std::string::npos) << h.status();
 }
 
 TEST_F(SegmentMetaTest, EmptyMaskIsRejected) {
