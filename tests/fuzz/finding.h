@@ -15,6 +15,8 @@
 //               or moves the log's start
 //   durability  after close and reopen a block differs from what was read
 //               and acknowledged before
+//   drain       with writeback on, drop_caches failed without a corrupt copy
+//               to refuse, or left the origin other than the volume read
 // and, for findings reported but not yet fixed, narrower ids in their place:
 //   ring_overlap   (for replay) the log wraps into its own first segment
 //   no_data_entry  (for read) a segment holds an entry of a kind without data
