@@ -5,6 +5,7 @@
 #ifndef WRITEBOOST_TESTS_CRASH_CHECK_H_
 #define WRITEBOOST_TESTS_CRASH_CHECK_H_
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -20,6 +21,10 @@ struct Expectation {
   const Model* model;
   uint64_t durable_wm;
   uint64_t issue_wm;
+  // Accept a sector whose words mix two allowed values (overlapping writes
+  // copied into one buffer at once), counting it in *mixed.
+  bool mixed_ok = false;
+  std::atomic<uint64_t>* mixed = nullptr;
 };
 
 struct RecoveryOptions {
@@ -33,6 +38,12 @@ struct RecoveryOptions {
   // Walk the log with ReplayLog first and insist that the accepted ids are
   // contiguous; count slots after the end that hold a valid header.
   bool structure_check = false;
+  // Check that every data block of the accepted log with a matching
+  // checksum holds zeroes outside its entry's mask (FORMAT.md), e.g. past
+  // the end of an origin whose size is not a multiple of 4 KiB.
+  bool padding_check = false;
+  // Expectation::mixed_ok for this cut.
+  bool mixed_ok = false;
   // Plant a stale segment after the log's end first (stale_plant.h).
   bool plant_stale = false;
   // Keep the recovered machine running (writeback as config says) for the

@@ -31,6 +31,9 @@ ABSL_FLAG(uint64_t, expect_violation_within, 0,
           "mutant mode: pass only if a violation shows within N cuts");
 ABSL_FLAG(std::string, dump_dir, "", "save a violating cut's images here");
 ABSL_FLAG(int, hang_seconds, 60, "fail when no cut completes for this long");
+ABSL_FLAG(bool, strict_overlap, false,
+          "a sector mixing two overlapping writes is a violation even in "
+          "scenarios that count it instead");
 
 namespace wb::crash {
 namespace {
@@ -50,12 +53,17 @@ int Main(const std::string& argv0) {
     }
     return kExitOk;
   }
-  const Scenario* sc = FindScenario(absl::GetFlag(FLAGS_scenario));
-  if (sc == nullptr) {
+  const Scenario* found = FindScenario(absl::GetFlag(FLAGS_scenario));
+  if (found == nullptr) {
     std::fprintf(stderr, "unknown --scenario \"%s\"; see --list\n",
                  absl::GetFlag(FLAGS_scenario).c_str());
     return kExitHarnessError;
   }
+  Scenario chosen = *found;
+  if (absl::GetFlag(FLAGS_strict_overlap)) {
+    chosen.mixed_ok = chosen.work.mixed_ok = false;
+  }
+  const Scenario* sc = &chosen;
   SessionOptions so;
   so.argv0 = argv0;
   so.scenario = sc->name;

@@ -14,8 +14,10 @@
 namespace wb::crash {
 namespace {
 
-CrashDeviceOptions DeviceOptions(const char* name, bool async, uint64_t seed) {
+CrashDeviceOptions DeviceOptions(const char* name, bool async, uint64_t seed,
+                                 uint32_t block_size = 512) {
   CrashDeviceOptions o;
+  o.logical_block_size = block_size;
   o.name = name;
   o.async_completion = async;
   o.seed = seed;
@@ -83,8 +85,16 @@ Rig::Rig(const RigConfig& config, uint64_t seed, std::string cache_image,
           DeviceOptions("cache", config.async_cache, seed * 2 + 1))),
       origin_(CrashDevice::FromImage(
           std::move(origin_image),
-          DeviceOptions("origin", config.async_origin, seed * 2 + 2))),
-      cache_port_(cache_.get(), Role::kCache, &gate_),
+          DeviceOptions("origin", config.async_origin, seed * 2 + 2,
+                        config.origin_block_size))),
+      flaky_(config.cache_read_faults > 0
+                 ? std::make_unique<FlakyReadDevice>(
+                       cache_.get(), config.cache_read_faults, kBlockSize,
+                       seed * 2 + 3)
+                 : nullptr),
+      cache_port_(flaky_ != nullptr ? static_cast<Device*>(flaky_.get())
+                                    : cache_.get(),
+                  Role::kCache, &gate_),
       origin_port_(origin_.get(), Role::kOrigin, &gate_) {
   for (uint32_t i = 1; config.cache_layout != 0 && i < config.cache_members;
        i++) {
@@ -125,6 +135,7 @@ absl::Status Rig::Open() {
                         HarnessOpenOptions(config_));
   if (!v.ok()) return v.status();
   volume_ = std::move(*v);
+  if (flaky_ != nullptr) flaky_->Arm();
   return absl::OkStatus();
 }
 

@@ -17,6 +17,7 @@
 #include "server/core/tunables.h"
 #include "server/core/volume.h"
 #include "tests/crash/cut_device.h"
+#include "tests/crash/flaky_read_device.h"
 
 namespace wb::crash {
 
@@ -31,6 +32,9 @@ struct RigConfig {
   uint64_t rambuf_size = 256 << 10;
   bool async_cache = false;   // segment writes complete out of order
   bool async_origin = false;
+  // 4096: writes of part of a block cannot go around the cache
+  // (write_around.cc) and take the log instead.
+  uint32_t origin_block_size = 512;
   bool enable_writeback = true;
   Tunables tunables;
   absl::Duration io_timeout = absl::Seconds(30);
@@ -39,6 +43,10 @@ struct RigConfig {
   // one its own CrashDevice. 0: one cache device.
   uint32_t cache_layout = 0;
   uint32_t cache_members = 1;
+  // Probability that a cache read longer than one block (writeback's
+  // segment reads) fails; never two in a row (flaky_read_device.h). Single
+  // cache devices only.
+  double cache_read_faults = 0;
 };
 
 // Both images of one instant, and what the cut did to the unflushed writes.
@@ -76,6 +84,10 @@ class Rig {
   // Every cache device's wrapper, in set order.
   std::vector<Device*> CachePorts();
   void set_listener(CutListener* l);
+  // Cache reads failed on purpose so far (cache_read_faults).
+  uint64_t injected_read_faults() const {
+    return flaky_ == nullptr ? 0 : flaky_->injected();
+  }
 
   // Both images at one instant: submissions are paused meanwhile.
   void TakeSnapshot(uint64_t seed, Snapshot* out);
@@ -89,6 +101,7 @@ class Rig {
   IoGate gate_;
   std::unique_ptr<CrashDevice> cache_;
   std::unique_ptr<CrashDevice> origin_;
+  std::unique_ptr<FlakyReadDevice> flaky_;  // when cache_read_faults > 0
   CutPointDevice cache_port_;
   CutPointDevice origin_port_;
   // Cache devices 1 … cache_members - 1 of a cache set (0 is cache_).

@@ -5,6 +5,7 @@
 #include <thread>
 
 #include "absl/synchronization/mutex.h"
+#include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
 #include "server/core/format/superblock.h"
 
@@ -177,6 +178,115 @@ std::vector<Scenario> MakeScenarios() {
   s.run = RunWorkloadWithCuts;
   all.push_back(s);
 
+  // Overlapping writers and readers (WorkloadConfig::shared): three threads
+  // on one hot set, every read held to what a linearizable device may
+  // return. Read caching stages what readers fetch from the origin while
+  // writes go around the cache, so a fill that overlaps a write is the race
+  // these look for.
+  //
+  // mixed_ok: two writes to one block of the open RAM buffer copy into the
+  // same slot at once (write_path.cc copies outside the lock), and a read
+  // may copy from it meanwhile, so a sector can hold words of both writes.
+  // Until the write path keeps sectors atomic that is counted, not failed;
+  // --strict_overlap fails on it.
+  s = {};
+  s.name = "overlap_around";
+  s.what = "write_around_mode=1 and read caching, four threads writing and "
+           "reading the same blocks; the origin has 4 KiB sectors, so writes "
+           "of part of a block take the log and writeback drains them";
+  s.default_cuts = 1500;
+  s.rig = SmallWritebackRig();
+  s.rig.tunables.write_around_mode = 1;
+  s.rig.tunables.read_cache_threshold = 8;
+  s.rig.origin_block_size = 4096;
+  // Reads and writes take a while on both devices, so that a read of
+  // several blocks is still going when a write around the cache completes.
+  s.rig.async_origin = s.rig.async_cache = true;
+  s.work.shared = true;
+  // Many readers, few writes: a fill must see one write around the cache
+  // start before it and none after (the rule read_cache.cc had wrong).
+  s.work.threads = 4;
+  s.work.read = 70;
+  s.work.hot_blocks = 8;
+  // Mostly whole blocks, which go around whenever nothing is dirty; a few
+  // partial writes and trims make dirty data for writeback to drain.
+  s.work.small = 2;
+  s.work.skew = 2;
+  s.work.trim = 1;
+  // Few cuts per op: the live reads are what this scenario is for.
+  s.points = {{"origin.write.after", 0.002}, {"origin.flush.after", 0.02},
+              {"cache.flush.after", 0.03}, {"cache.progress-write.after", 0.05}};
+  s.random_every = absl::Milliseconds(20);
+  s.cuts_per_run = 60;
+  s.drop_check_every = 8;
+  s.mixed_ok = s.work.mixed_ok = true;
+  s.run = RunWorkloadWithCuts;
+  all.push_back(s);
+
+  s = {};
+  s.name = "overlap_cutoff";
+  s.what = "sequential_cutoff 4 KiB and read caching, three threads writing "
+           "and reading the same blocks of an origin whose size is not a "
+           "multiple of 4 KiB (its last block is partial)";
+  s.default_cuts = 600;
+  s.rig = SmallWritebackRig();
+  s.rig.origin_size = (1 << 20) - 1536;
+  s.rig.tunables.sequential_cutoff = 4096;
+  s.rig.tunables.read_cache_threshold = 8;
+  s.rig.async_origin = s.rig.async_cache = true;
+  s.work.shared = true;
+  s.work.threads = 3;
+  s.work.read = 40;
+  s.points = {{"origin.write.after", 0.02}, {"origin.flush.after", 0.1},
+              {"cache.segment-write.after", 0.05}, {"cache.flush.after", 0.1},
+              {"cache.progress-write.after", 0.2}};
+  s.random_every = absl::Milliseconds(2);
+  s.cuts_per_run = 60;
+  s.drop_check_every = 8;
+  s.padding_check = true;
+  s.mixed_ok = s.work.mixed_ok = true;
+  s.run = RunWorkloadWithCuts;
+  all.push_back(s);
+
+  s = {};
+  s.name = "virtual_ids";
+  s.what = "WriteZeroes and Trims to the end of a 2 MiB origin through a "
+           "cache whose ring has 256 blocks: more blocks than there are "
+           "virtual ids, with two threads writing and reading the same blocks";
+  s.default_cuts = 400;
+  s.rig = SmallWritebackRig();
+  s.rig.origin_size = 2 << 20;
+  s.rig.tunables.read_cache_threshold = 8;
+  s.work.shared = true;
+  s.work.threads = 2;
+  s.work.zeroes = 8;
+  s.work.trim = 8;
+  s.work.span = 40;
+  s.work.read = 25;
+  s.points = {{"origin.flush.after", 0.2}, {"cache.flush.after", 0.1},
+              {"cache.progress-write.after", 0.2}};
+  s.cut_after_op = 0.02;
+  s.cuts_per_run = 40;
+  s.drop_check_every = 8;
+  s.mixed_ok = s.work.mixed_ok = true;
+  s.run = RunWorkloadWithCuts;
+  all.push_back(s);
+
+  s = {};
+  s.name = "cache_read_errors";
+  s.what = "writeback's segment reads fail at random (a retry succeeds): "
+           "cuts as in writeback, and at the end every injected error must "
+           "show as a cache error, none as an origin error";
+  s.default_cuts = 300;
+  s.rig = SmallWritebackRig();
+  s.rig.cache_read_faults = 0.1;
+  s.points = {{"origin.flush.after", 0.3}, {"cache.progress-write.after", 0.3},
+              {"cache.flush.after", 0.1}};
+  s.cuts_per_run = 30;
+  s.drop_check_every = 8;
+  s.run = RunWorkloadWithCuts;
+  all.push_back(s);
+
   // Cache sets (server/core/device/cache_set.h): the log on two devices
   // whose unflushed writes a cut loses independently, completing out of
   // order. Every recovery assembles the set from both images.
@@ -247,6 +357,8 @@ class PointCutter : public CutListener {
     uint64_t n = run_.cuts.load() + 1;
     ro.drop_check = sc_.drop_check_every > 0 && n % sc_.drop_check_every == 0;
     ro.structure_check = sc_.structure_check;
+    ro.padding_check = sc_.padding_check;
+    ro.mixed_ok = sc_.mixed_ok;
     if (sc_.nested) ro.nested_point = 1 + static_cast<int>(n % 4);
     session_.Cut(rig_, model_, run_, phase, ro);
   }
@@ -292,7 +404,39 @@ void RunWorkloadWithCuts(Session& session, const Scenario& sc, RunContext& run) 
   });
   finished = true;
   if (timer.joinable()) timer.join();
-  if (!err.empty()) return session.Violation(run, "workload", err);
+  // The volume's threads call the cutter, which goes before the rig: power
+  // off before leaving.
+  if (!err.empty()) {
+    rig.PowerOff();
+    return session.Violation(run, "workload", err);
+  }
+  session.Tally("workload: reads", work.reads());
+  session.Tally("workload: reads overlapping a write", work.overlapped_reads());
+  if (work.mixed_sectors() > 0) {
+    session.Tally("sectors mixing two writes, in reads", work.mixed_sectors());
+  }
+  if (rig.volume() != nullptr) {
+    const VolumeStatus st = rig.volume()->GetStatus();
+    // Each injected cache read error is the cache's, and was retried: the
+    // volume counts it as one, does not blame the origin, and goes on.
+    const uint64_t injected = rig.injected_read_faults();
+    if (sc.rig.cache_read_faults > 0) {
+      session.Tally("cache read errors injected", injected);
+    }
+    if (st.cache_errors < injected || st.origin_errors != 0 || st.failed) {
+      rig.PowerOff();
+      return session.Violation(
+          run, "cache-read-errors",
+          absl::StrFormat("  %u cache read errors injected; the volume counts "
+                          "%u cache errors and %u origin errors%s\n",
+                          injected, st.cache_errors, st.origin_errors,
+                          st.failed ? ", and failed: " + st.failure : ""));
+    }
+    session.Tally("volume: blocks staged by reads", st.read_cache_staged);
+    session.Tally("volume: blocks read from clean copies", st.read_cache_hits);
+    session.Tally("volume: ZERO entries", st.zero_blocks);
+    session.Tally("volume: TRIM entries", st.trim_blocks);
+  }
   // Half the runs end with a clean shutdown, which has its own flushes and
   // progress record to cut around; the others just lose power.
   if (run.seed % 2 == 0 && !session.done()) {

@@ -50,13 +50,19 @@ void Session::Count(const std::string& phase, const Snapshot& s) {
   c.torn += s.torn();
 }
 
+void Session::Tally(const std::string& what, uint64_t n) {
+  absl::MutexLock l(&mu_);
+  tallies_[what] += n;
+}
+
 RecoveryResult Session::Cut(Rig& rig, const Model& model, RunContext& run,
                             const std::string& phase, RecoveryOptions options) {
   uint64_t cut_seed;
   // Reused: PowerCutImageInto keeps the buffers' memory between cuts.
   thread_local Snapshot scratch;
   Snapshot& snap = scratch;
-  Expectation at_cut{&model, 0, 0};
+  std::atomic<uint64_t> mixed{0};
+  Expectation at_cut{&model, 0, 0, options.mixed_ok, &mixed};
   {
     // Only the snapshot is serialized. Checks run in parallel: a recovered
     // volume kept for a chain takes its own locks later on, and holding
@@ -76,6 +82,7 @@ RecoveryResult Session::Cut(Rig& rig, const Model& model, RunContext& run,
   if (!options_.dump_dir.empty()) kept = snap;
   options.nested_seed = cut_seed ^ 0x9e3779b97f4a7c15ull;
   RecoveryResult r = RecoverAndCheck(rig.config(), cut_seed, &snap, at_cut, options);
+  if (mixed.load() > 0) Tally("sectors mixing two writes, after a cut", mixed.load());
   if (r.gap_after_end) CountGap();
   if (!r.failure.empty()) {
     Report(run, phase, cut_seed, r.failure, &kept);
@@ -171,6 +178,9 @@ int Session::Finish(double seconds) {
   }
   std::printf("%-40s %8lu %10lu %10lu\n", "total", total.cuts, total.dropped,
               total.torn);
+  for (const auto& [what, n] : tallies_) {
+    std::printf("%-40s %8lu\n", what.c_str(), n);
+  }
   std::printf("scenario %s: %lu cuts in %.1f s (%.0f cuts/s)",
               options_.scenario.c_str(), total.cuts, seconds,
               total.cuts / std::max(seconds, 1e-3));

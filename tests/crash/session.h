@@ -63,6 +63,9 @@ class Session {
   void Error(RunContext& run, const std::string& what);
 
   void Count(const std::string& phase, const Snapshot& s);
+  // Adds to a named total printed at the end (what the workload did: reads
+  // that overlapped a write, blocks staged by read caching, ...).
+  void Tally(const std::string& what, uint64_t n);
   void CountGap() { gaps_after_end_++; }
   // Prints the coverage table and returns the process exit code.
   int Finish(double seconds);
@@ -88,6 +91,7 @@ class Session {
 
   absl::Mutex mu_;
   std::map<std::string, PhaseCoverage> coverage_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, uint64_t> tallies_ ABSL_GUARDED_BY(mu_);
 
   std::atomic<bool> stop_watchdog_{false};
   std::thread watchdog_;

@@ -1,6 +1,7 @@
 #include "tests/crash/value_model.h"
 
 #include <algorithm>
+#include <array>
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
@@ -46,6 +47,29 @@ ValueId DecodeSector(uint64_t sector, const char* in) {
   return std::memcmp(got, want, sizeof(got)) == 0 ? got[0] : kGarbage;
 }
 
+bool IsMixOf(uint64_t sector, const char* in, const std::vector<ValueId>& of) {
+  uint64_t got[64];
+  std::memcpy(got, in, sizeof(got));
+  std::vector<std::array<uint64_t, 64>> want(of.size());
+  for (size_t i = 0; i < of.size(); i++) {
+    if (of[i] == kZero) {
+      want[i].fill(0);
+    } else {
+      Pattern(sector, of[i], want[i].data());
+    }
+  }
+  std::vector<bool> used(of.size());
+  for (int k = 0; k < 64; k++) {
+    size_t i = 0;
+    while (i < of.size() && want[i][k] != got[k]) i++;
+    if (i == of.size()) return false;
+    // The first match is not always the only one (ids differ in word 0
+    // only); count every match.
+    for (size_t j = i; j < of.size(); j++) used[j] = used[j] || want[j][k] == got[k];
+  }
+  return std::count(used.begin(), used.end(), true) >= 2;
+}
+
 std::string InitialOriginImage(uint64_t bytes) {
   std::string img(bytes, '\0');
   for (uint64_t s = 0; s < bytes / 512; s++) {
@@ -62,6 +86,12 @@ std::string ValueName(ValueId v) {
   return absl::StrFormat("w%u", v);
 }
 
+std::string ValueNames(const std::vector<ValueId>& v) {
+  std::string out;
+  for (ValueId x : v) absl::StrAppend(&out, out.empty() ? "" : " ", ValueName(x));
+  return out;
+}
+
 Model::Model(std::vector<ValueId> baseline, ValueId first_id)
     : baseline_(std::move(baseline)),
       next_id_(first_id),
@@ -71,7 +101,10 @@ uint64_t Model::BeginOp(OpKind kind, uint64_t first_sector, uint64_t nsectors,
                         bool fua) {
   absl::MutexLock l(&mu_);
   uint64_t op = ops_.size();
-  ops_.push_back({kind, fua, kind == OpKind::kWrite ? next_id_++ : kZero, ev_++});
+  const uint64_t ev = ev_++;
+  in_flight_.insert(ev);
+  ops_.push_back({kind, fua, kind == OpKind::kWrite ? next_id_++ : kZero, ev,
+                  kNever, kNever, *in_flight_.begin()});
   for (uint64_t s = first_sector; s < first_sector + nsectors; s++) {
     history_[s].push_back(static_cast<uint32_t>(op));
   }
@@ -87,6 +120,7 @@ void Model::EndOp(uint64_t op, bool ok) {
   absl::MutexLock l(&mu_);
   uint64_t ev = ev_++;
   if (!ok) return;  // never acknowledged: stays a candidate forever
+  in_flight_.erase(in_flight_.find(ops_[op].issue_ev));
   ops_[op].ack_ev = ev;
   if (ops_[op].fua) {
     ops_[op].durable_ev = ev;
@@ -125,53 +159,54 @@ ValueId Model::NextId() const {
   return next_id_;
 }
 
-void Model::ValuesAt(uint64_t s, size_t i, std::vector<ValueId>* out) const {
-  // A trim may leave the value it found; walk back through trims to it.
-  while (true) {
-    const Op& op = ops_[history_[s][i]];
-    out->push_back(op.id);  // kZero for zeroes and trims
-    if (op.kind != OpKind::kTrim) return;
-    if (i == 0) {
-      out->push_back(baseline_[s]);
-      return;
+std::vector<ValueId> Model::Candidates(uint64_t s, uint64_t settled,
+                                       uint64_t issued, bool durable) const {
+  std::vector<ValueId> out;
+  const auto& h = history_[s];
+  // Newest first (history is in issue order). The first settled non-trim
+  // op met is the newest one; it supersedes every op acknowledged before it
+  // was issued, and none older than its floor can have been in flight then.
+  uint64_t newest_settled = kNever;
+  uint64_t floor = 0;
+  for (size_t i = h.size(); i-- > 0;) {
+    const Op& op = ops_[h[i]];
+    if (op.issue_ev >= issued) continue;  // issued after the cut or read
+    if (newest_settled != kNever) {
+      if (op.issue_ev < floor) break;
+      if (op.ack_ev < newest_settled) continue;  // superseded
     }
-    i--;
+    if (std::find(out.begin(), out.end(), op.id) == out.end()) {
+      out.push_back(op.id);  // kZero for zeroes and trims
+    }
+    const uint64_t settled_ev = durable ? op.durable_ev : op.ack_ev;
+    if (newest_settled == kNever && op.kind != OpKind::kTrim &&
+        settled_ev < settled) {
+      newest_settled = op.issue_ev;
+      floor = op.floor_ev;
+    }
   }
+  if (newest_settled == kNever) out.push_back(baseline_[s]);
+  return out;
 }
 
 std::vector<ValueId> Model::Allowed(uint64_t s, uint64_t durable_wm,
                                     uint64_t issue_wm) const {
   absl::MutexLock l(&mu_);
-  std::vector<ValueId> out;
-  const auto& h = history_[s];
-  for (size_t i = h.size(); i-- > 0;) {
-    const Op& op = ops_[h[i]];
-    if (op.issue_ev >= issue_wm) continue;  // issued after the cut
-    ValuesAt(s, i, &out);
-    if (op.durable_ev < durable_wm) return out;  // nothing older may show
-  }
-  out.push_back(baseline_[s]);
-  return out;
+  return Candidates(s, durable_wm, issue_wm, true);
 }
 
-std::vector<ValueId> Model::Visible(uint64_t s) const {
+std::vector<ValueId> Model::Readable(uint64_t s, uint64_t begin,
+                                     uint64_t end) const {
   absl::MutexLock l(&mu_);
-  std::vector<ValueId> out;
-  const auto& h = history_[s];
-  for (size_t i = h.size(); i-- > 0;) {
-    ValuesAt(s, i, &out);
-    if (ops_[h[i]].ack_ev != kNever) return out;
-  }
-  out.push_back(baseline_[s]);
-  return out;
+  return Candidates(s, begin, end, false);
 }
 
 std::string Model::Explain(uint64_t s, uint64_t durable_wm,
                            uint64_t issue_wm) const {
   absl::MutexLock l(&mu_);
   std::string out = absl::StrFormat(
-      "    sector %u history (cut: durable watermark %u, issue watermark %u; "
-      "newest first):\n",
+      "    sector %u history (settled before %u, issued before %u; newest "
+      "first):\n",
       s, durable_wm, issue_wm);
   const auto& h = history_[s];
   auto ev = [](uint64_t e) {
@@ -185,8 +220,7 @@ std::string Model::Explain(uint64_t s, uint64_t durable_wm,
         "      op %u %s%s %s issued@%s acked@%s durable@%s%s\n", h[i],
         kKind[static_cast<int>(op.kind)], op.fua ? "+fua" : "",
         ValueName(op.id), ev(op.issue_ev), ev(op.ack_ev), ev(op.durable_ev),
-        op.issue_ev >= issue_wm ? " (after the cut)" : "");
-    if (op.durable_ev < durable_wm && op.issue_ev < issue_wm) break;
+        op.issue_ev >= issue_wm ? " (issued after)" : "");
   }
   out += absl::StrFormat("      baseline %s\n", ValueName(baseline_[s]));
   return out;

@@ -10,6 +10,7 @@
 
 #include <cstdint>
 #include <limits>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -31,19 +32,28 @@ inline constexpr ValueId kPlantedIdBase = uint64_t{1} << 62;
 void FillSector(uint64_t sector, ValueId id, char* out);
 // Names the value found in 512 bytes at `sector`.
 ValueId DecodeSector(uint64_t sector, const char* in);
+// Whether 512 garbage bytes at `sector` are a mix of the given values: each
+// 8-byte word equal to that word of one of them, and at least two of them
+// used. Two writes copied into one buffer at once leave that.
+bool IsMixOf(uint64_t sector, const char* in, const std::vector<ValueId>& of);
 // An origin image holding kInitialValue in every sector.
 std::string InitialOriginImage(uint64_t bytes);
 std::string ValueName(ValueId v);
+std::string ValueNames(const std::vector<ValueId>& v);  // space-separated
 
 enum class OpKind { kWrite, kZeroes, kTrim };
 
 // Event counters ("watermarks") order issues and acknowledgements against
-// the instant of a cut: an ack recorded before the durable watermark (read
-// before the snapshot) certainly preceded it; a write issued after the
-// issue watermark (read after the snapshot) certainly followed it.
+// the instant of a cut or a read: an ack recorded before the durable
+// watermark (read before the snapshot) certainly preceded it; a write issued
+// after the issue watermark (read after the snapshot) certainly followed it.
 //
-// Thread-safe. REQUIRES: a sector is written by one thread at a time, so
-// that its history is in that thread's program order.
+// Writers may overlap: a sector's history is in issue order, and one op
+// supersedes another only if it was issued after the other's ack (real-time
+// order, as a linearizable register). A trim supersedes nothing: a trimmed
+// sector reads as zeroes or as what it held just before.
+//
+// Thread-safe.
 class Model {
  public:
   // baseline[s]: the durable value of sector s when the model starts.
@@ -68,15 +78,19 @@ class Model {
   // one after a recovery).
   ValueId NextId() const;
 
-  // The values sector s may hold after a cut between the watermarks.
+  // The values sector s may hold after a cut between the watermarks: those
+  // of ops issued before issue_wm that no op durable before durable_wm
+  // supersedes.
   std::vector<ValueId> Allowed(uint64_t s, uint64_t durable_wm,
                                uint64_t issue_wm) const;
-  // The value a reader must see now (read-your-writes): the newest
-  // acknowledged op of sector s, as a set (a trim allows two).
-  std::vector<ValueId> Visible(uint64_t s) const;
+  // The values a read of sector s may return, given Now() just before it
+  // was issued (begin) and just after it returned (end): those of ops issued
+  // before end that no op acknowledged before begin supersedes. Without
+  // overlapping writers this is read-your-writes.
+  std::vector<ValueId> Readable(uint64_t s, uint64_t begin, uint64_t end) const;
   // One line per op of sector s that matters at the watermarks, for
   // failure reports.
-  std::string Explain(uint64_t s, uint64_t durable_wm, uint64_t issue_wm) const;
+  std::string Explain(uint64_t s, uint64_t settled, uint64_t issued) const;
 
  private:
   static constexpr uint64_t kNever = std::numeric_limits<uint64_t>::max();
@@ -87,14 +101,19 @@ class Model {
     uint64_t issue_ev;
     uint64_t ack_ev = kNever;
     uint64_t durable_ev = kNever;
+    // The oldest issue_ev of the ops in flight when this one was issued
+    // (itself included): any op older than that was acknowledged before
+    // this one began, so this one supersedes it.
+    uint64_t floor_ev;
   };
   struct Flush {
     uint64_t issue_ev;
   };
 
-  // Values op i of sector s's history stands for (a trim: zero or the value
-  // just before it).
-  void ValuesAt(uint64_t s, size_t i, std::vector<ValueId>* out) const
+  // The values of sector s's ops issued before `issued` that no op settled
+  // before `settled` supersedes (settled: acknowledged, or made durable).
+  std::vector<ValueId> Candidates(uint64_t s, uint64_t settled,
+                                  uint64_t issued, bool durable) const
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const std::vector<ValueId> baseline_;
@@ -105,6 +124,8 @@ class Model {
   std::vector<Flush> flushes_ ABSL_GUARDED_BY(mu_);
   // Acknowledged ops no flush or FUA has made durable yet.
   std::vector<uint64_t> pending_ ABSL_GUARDED_BY(mu_);
+  // issue_ev of every op begun and not acknowledged (failed ones stay).
+  std::multiset<uint64_t> in_flight_ ABSL_GUARDED_BY(mu_);
   // Per sector: op numbers in program order.
   std::vector<std::vector<uint32_t>> history_ ABSL_GUARDED_BY(mu_);
 };

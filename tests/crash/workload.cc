@@ -50,7 +50,32 @@ std::string Workload::Thread(int t, const std::function<bool()>& stop,
   const int nthreads = config_.threads;
   // This thread's chunks: t, t + T, t + 2T, ...
   const uint64_t chunks = (sectors / kChunkSectors - t + nthreads - 1) / nthreads;
-  auto pick_range = [&]() -> Range {
+  // Shared: a hot set of blocks at either end of the volume (the last
+  // one may be a partial block), or anywhere; reads mostly whole blocks, so
+  // that read caching stages them.
+  const uint64_t all_blocks = (sectors + 7) / 8;
+  auto pick_shared = [&](bool read) -> Range {
+    uint64_t base = 0, nblocks = all_blocks;
+    if (pct(config_.hot)) {
+      nblocks = std::min<uint64_t>(all_blocks, config_.hot_blocks);
+      base = pct(50) ? 0 : all_blocks - nblocks;
+    }
+    Range r;
+    if (!read && pct(config_.small)) {
+      uint64_t first = uniform(0, 7);
+      r = {(base + uniform(0, nblocks - 1)) * 8 + first, uniform(1, 8 - first)};
+    } else {
+      uint64_t block = base + uniform(0, nblocks - 1);
+      uint64_t n = std::min<uint64_t>(uniform(1, 8), base + nblocks - block);
+      uint64_t skew = pct(read ? 5 : config_.skew) ? uniform(1, 7) : 0;
+      r = {block * 8 + skew, n * 8 - skew};
+    }
+    r.first = std::min(r.first, sectors - 1);
+    r.count = std::max<uint64_t>(1, std::min(r.count, sectors - r.first));
+    return r;
+  };
+  auto pick_range = [&](bool read) -> Range {
+    if (config_.shared) return pick_shared(read);
     if (nthreads == 1 && pct(config_.large)) {
       uint64_t n = uniform(128, std::min<uint64_t>(512, sectors));
       return {uniform(0, sectors - n), n};
@@ -79,23 +104,36 @@ std::string Workload::Thread(int t, const std::function<bool()>& stop,
       uint64_t f = model_->BeginFlush();
       absl::Status s = volume_->Flush();
       model_->EndFlush(f, s.ok());
-      if (!s.ok()) return absl::StrFormat("Flush failed: %s", s.ToString());
+      if (!s.ok()) return absl::StrFormat("Flush failed: %s\n", s.ToString());
     } else if ((roll -= config_.read) < 0) {
-      Range r = pick_range();
+      Range r = pick_range(true);
       buf.resize(r.count * 512);
+      const uint64_t begin = model_->Now();
       absl::Status s = volume_->Read(r.first * 512, absl::MakeSpan(buf));
-      if (!s.ok()) return absl::StrFormat("Read failed: %s", s.ToString());
+      const uint64_t end = model_->Now();
+      if (!s.ok()) return absl::StrFormat("Read failed: %s\n", s.ToString());
+      reads_++;
+      bool overlapped = false;
       for (uint64_t i = 0; i < r.count; i++) {
         ValueId v = DecodeSector(r.first + i, buf.data() + i * 512);
-        std::vector<ValueId> ok = model_->Visible(r.first + i);
+        std::vector<ValueId> ok = model_->Readable(r.first + i, begin, end);
+        overlapped |= ok.size() > 1 && std::find(ok.begin(), ok.end(), kZero) == ok.end();
         if (std::find(ok.begin(), ok.end(), v) == ok.end()) {
+          const bool mixed =
+              v == kGarbage && IsMixOf(r.first + i, buf.data() + i * 512, ok);
+          if (mixed && config_.mixed_ok) {
+            mixed_sectors_++;
+            continue;
+          }
           return absl::StrFormat(
-              "read-your-writes: sector %u read %s, but the newest "
-              "acknowledged value is %s\n%s",
-              r.first + i, ValueName(v), ValueName(ok.front()),
-              model_->Explain(r.first + i, 0, ~0ull));
+              "a read of sector %u (issued at event %u, returned at %u) "
+              "returned %s; allowed: %s\n%s",
+              r.first + i, begin, end,
+              mixed ? "a word-by-word mix of allowed values" : ValueName(v),
+              ValueNames(ok), model_->Explain(r.first + i, begin, end));
         }
       }
+      if (overlapped) overlapped_reads_++;
     } else {
       OpKind kind = OpKind::kWrite;
       if ((roll -= config_.zeroes) < 0) {
@@ -104,7 +142,12 @@ std::string Workload::Thread(int t, const std::function<bool()>& stop,
         kind = OpKind::kTrim;
       }
       bool fua = kind != OpKind::kTrim && pct(config_.fua);
-      Range r = pick_range();
+      Range r = pick_range(false);
+      if (kind != OpKind::kWrite && (config_.shared || nthreads == 1) &&
+          pct(config_.span)) {
+        r.first = pct(50) ? 8 * uniform(0, all_blocks / 2) : uniform(0, sectors / 2);
+        r.count = sectors - r.first;
+      }
       uint64_t op = model_->BeginOp(kind, r.first, r.count, fua);
       absl::Status s;
       if (kind == OpKind::kWrite) {
@@ -120,7 +163,7 @@ std::string Workload::Thread(int t, const std::function<bool()>& stop,
         s = volume_->Trim(r.first * 512, r.count * 512);
       }
       model_->EndOp(op, s.ok());
-      if (!s.ok()) return absl::StrFormat("op failed: %s", s.ToString());
+      if (!s.ok()) return absl::StrFormat("op failed: %s\n", s.ToString());
     }
     after_op();
   }

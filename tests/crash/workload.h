@@ -2,10 +2,13 @@
 // and block-sized, partial and unaligned), FUA writes, Flushes, WriteZeroes,
 // Trims and read-your-writes checks, each recorded in the model around the
 // call. Each thread owns its own 64 KiB chunks of the volume, so that every
-// sector's history is one thread's program order.
+// sector's history is one thread's program order; or, shared, every thread
+// writes and reads anywhere, mostly in a small hot set, and reads are held
+// to what a linearizable device may return.
 #ifndef WRITEBOOST_TESTS_CRASH_WORKLOAD_H_
 #define WRITEBOOST_TESTS_CRASH_WORKLOAD_H_
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <string>
@@ -31,6 +34,19 @@ struct WorkloadConfig {
   // Percent of ops aimed at the first quarter of a thread's chunks, so
   // that blocks are overwritten while older copies are still dirty.
   int hot = 50;
+  // Percent of WriteZeroes and Trims that run from a random sector to the
+  // end of the volume (shared, or one thread): more blocks than the ring
+  // has virtual ids for.
+  int span = 0;
+  // Threads share every block: overlapping writers and readers.
+  bool shared = false;
+  // Shared: percent of multi-block writes that start mid-block, and the
+  // blocks of each of the two hot sets (at either end of the volume).
+  int skew = 20;
+  uint64_t hot_blocks = 16;
+  // Accept (and count) a read sector whose words mix two values it may
+  // return (Expectation::mixed_ok).
+  bool mixed_ok = false;
   uint64_t max_ops = 20000;  // per Run, over all threads
 };
 
@@ -49,6 +65,11 @@ class Workload {
                   const std::function<void()>& after_op);
 
   uint64_t ops_done() const { return ops_done_; }
+  // Reads, and reads during which another thread wrote a sector they read
+  // (the model allowed more than one value).
+  uint64_t reads() const { return reads_.load(); }
+  uint64_t overlapped_reads() const { return overlapped_reads_.load(); }
+  uint64_t mixed_sectors() const { return mixed_sectors_.load(); }
 
  private:
   std::string Thread(int t, const std::function<bool()>& stop,
@@ -59,6 +80,9 @@ class Workload {
   const WorkloadConfig config_;
   const uint64_t seed_;
   uint64_t ops_done_ = 0;
+  std::atomic<uint64_t> reads_{0};
+  std::atomic<uint64_t> overlapped_reads_{0};
+  std::atomic<uint64_t> mixed_sectors_{0};
 };
 
 }  // namespace wb::crash
