@@ -43,9 +43,15 @@ absl::Status VolumeImpl::Read(uint64_t offset, absl::Span<char> out) {
   // Blocks this read fetches wholly from the origin, to stage (read_cache.cc).
   std::vector<uint64_t> fills;
   AroundMark around_seen;
+  // Counted in ram_readers_: a write to the open buffer must not overwrite
+  // a slot in place while this read may copy from it (write_path.cc).
+  bool ram_reader = false;
 
   {
     absl::MutexLock l(&mu_);
+    // Counted before waiting, so that no new in-place copy starts meanwhile.
+    ram_readers_++;
+    mu_.Await(absl::Condition(+[](int* n) { return *n == 0; }, &inplace_copies_));
     const bool cacheable = !ReadRunTooLong(offset, out.size()) &&
                            tunables_.read_cache_threshold != 0;
     around_seen = MarkAround();
@@ -108,6 +114,29 @@ absl::Status VolumeImpl::Read(uint64_t offset, absl::Span<char> out) {
                       wanted == geo_.ValidSectorMask(block))]++;
       pos += uint64_t{count} * kSectorSize;
     }
+    // Only the open buffer takes in-place copies from now on.
+    for (const Source& src : sources) ram_reader |= src.ram && src.seg == open_;
+    if (!ram_reader) ram_readers_--;
+  }
+
+  // RAM copies first, so that a read which also does I/O lets writes
+  // overwrite in place again before its I/O rather than after.
+  bool io = false;
+  for (const Source& src : sources) {
+    if (src.ram) {
+      uint32_t slot = src.cb - src.seg->pos - geo_.meta_blocks;
+      std::memcpy(out.data() + (src.block * kBlockSize +
+                                src.sector * kSectorSize - offset),
+                  SlotData(*src.seg, slot) + src.sector * kSectorSize,
+                  uint64_t{src.sectors} * kSectorSize);
+    } else if (!src.zero) {
+      io = true;
+    }
+  }
+  if (ram_reader && io) {
+    absl::MutexLock l(&mu_);
+    ram_readers_--;
+    ram_reader = false;
   }
 
   absl::Status result;
@@ -143,11 +172,7 @@ absl::Status VolumeImpl::Read(uint64_t offset, absl::Span<char> out) {
       i = j;
       continue;
     }
-    if (src.ram) {
-      uint32_t slot = src.cb - src.seg->pos - geo_.meta_blocks;
-      std::memcpy(dst, SlotData(*src.seg, slot) + src.sector * kSectorSize, bytes);
-      continue;
-    }
+    if (src.ram) continue;  // copied above
     if (loaded_cb != src.cb) {
       auto it = metas.find(src.seg->id);
       if (it == metas.end()) {
@@ -191,7 +216,7 @@ absl::Status VolumeImpl::Read(uint64_t offset, absl::Span<char> out) {
     }
     std::memcpy(dst, block_buf.data() + src.sector * kSectorSize, bytes);
   }
-  Unpin(pinned);
+  Unpin(pinned, ram_reader);
   std::vector<const char*> fill_data;
   if (result.ok()) {
     for (uint64_t block : fills) {
@@ -202,9 +227,10 @@ absl::Status VolumeImpl::Read(uint64_t offset, absl::Span<char> out) {
   return result;
 }
 
-void VolumeImpl::Unpin(const std::vector<Segment*>& segs) {
-  if (segs.empty()) return;
+void VolumeImpl::Unpin(const std::vector<Segment*>& segs, bool ram_reader) {
+  if (segs.empty() && !ram_reader) return;
   absl::MutexLock l(&mu_);
+  if (ram_reader) ram_readers_--;
   bool free_space = false;
   for (Segment* s : segs) {
     s->pins--;

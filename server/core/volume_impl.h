@@ -265,7 +265,10 @@ class VolumeImpl final : public Volume {
   void CutEpoch() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status WriteProgress() ABSL_LOCKS_EXCLUDED(mu_);
   void FreeWrittenBack() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void Unpin(const std::vector<Segment*>& segs) ABSL_LOCKS_EXCLUDED(mu_);
+  // Unpins a read's segments; with ram_reader, also uncounts it from
+  // ram_readers_.
+  void Unpin(const std::vector<Segment*>& segs, bool ram_reader)
+      ABSL_LOCKS_EXCLUDED(mu_);
   uint64_t UsedBlocks() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const std::unique_ptr<Device> cache_;
@@ -310,6 +313,11 @@ class VolumeImpl final : public Volume {
   std::vector<std::unique_ptr<RamBuffer>> buffers_;
   std::vector<RamBuffer*> free_buffers_ ABSL_GUARDED_BY(mu_);
   Segment* open_ ABSL_GUARDED_BY(mu_) = nullptr;
+  // Reads and writes copy RAM data with mu_ released: reads that may copy
+  // from the open buffer, and writes' in-place copies into it in progress.
+  // A write overwrites in place only with no such read (write_path.cc).
+  int ram_readers_ ABSL_GUARDED_BY(mu_) = 0;
+  int inplace_copies_ ABSL_GUARDED_BY(mu_) = 0;
 
   uint64_t next_id_ ABSL_GUARDED_BY(mu_) = 1;
   uint64_t head_pos_ ABSL_GUARDED_BY(mu_) = 0;

@@ -144,6 +144,7 @@ absl::Status VolumeImpl::Write(uint64_t offset, absl::Span<const char> data,
     // must stay newer than every data entry of it here: seal and go on in
     // the next segment.
     bool seal_first = false;
+    int inplace = 0;  // pieces overwriting a slot in place
     {
       absl::MutexLock l(&mu_);
       absl::StatusOr<Segment*> acquired = AcquireOpenSegment();
@@ -158,8 +159,12 @@ absl::Status VolumeImpl::Write(uint64_t offset, absl::Span<const char> data,
         uint8_t mask = static_cast<uint8_t>(((1u << sectors) - 1) << sector);
         bool full = mask == geo_.ValidSectorMask(block);
         auto it = seg->buf->slot_of.find(block);
+        const bool on_buffer = it != seg->buf->slot_of.end();
         uint32_t slot;
-        if (it != seg->buf->slot_of.end()) {
+        // Reads copy from RAM outside mu_: while one may, a rewrite takes a
+        // new slot (a newer entry of the block) instead of tearing the
+        // sectors under it.
+        if (on_buffer && ram_readers_ == 0) {
           slot = it->second;  // overwrite in place inside the open buffer
           uint32_t cb = DataBlock(*seg, slot);
           if (IsClean(cb)) {  // a staged read becomes this write's copy
@@ -167,6 +172,7 @@ absl::Status VolumeImpl::Write(uint64_t offset, absl::Span<const char> data,
             clean_blocks_--;
             nr_dirty_blocks_++;
           }
+          inplace++;
           stat_[StatIndex(true, true, true, full)]++;
         } else {
           if (SegmentFull(*seg)) break;
@@ -197,26 +203,37 @@ absl::Status VolumeImpl::Write(uint64_t offset, absl::Span<const char> data,
           VoidFill(block);
           index_.Put(block, cb);
           nr_dirty_blocks_++;
-          stat_[StatIndex(true, cur != BlockIndex::kNone, false, full)]++;
+          stat_[StatIndex(true, cur != BlockIndex::kNone, on_buffer, full)]++;
         }
         pieces.push_back({slot, DataBlock(*seg, slot), sector, sectors,
                           data.data() + (pos - offset)});
         pos += uint64_t{sectors} * kSectorSize;
       }
       seg->writers++;
+      inplace_copies_ += inplace;
     }
     for (const Piece& p : pieces) {
       std::memcpy(SlotData(*seg, p.slot) + p.sector * kSectorSize, p.src,
                   p.sectors * kSectorSize);
     }
+    auto publish = [&] {
+      for (const Piece& p : pieces) {
+        uint8_t mask = static_cast<uint8_t>(((1u << p.sectors) - 1) << p.sector);
+        block_meta_[p.cb] |= uint64_t{mask} << 48;
+        uint64_t block = OriginOf(p.cb);
+        // A full block hides every older copy, so reads need no chain.
+        if (MaskOf(p.cb) == geo_.ValidSectorMask(block)) older_.erase(p.cb);
+      }
+    };
+#ifdef WB_MUTANT_unlocked_publish
+    // Mutant: the masks are published without mu_.
+    publish();
     absl::MutexLock l(&mu_);
-    for (const Piece& p : pieces) {
-      uint8_t mask = static_cast<uint8_t>(((1u << p.sectors) - 1) << p.sector);
-      block_meta_[p.cb] |= uint64_t{mask} << 48;
-      uint64_t block = OriginOf(p.cb);
-      // A full block hides every older copy, so reads need no chain.
-      if (MaskOf(p.cb) == geo_.ValidSectorMask(block)) older_.erase(p.cb);
-    }
+#else
+    absl::MutexLock l(&mu_);
+    publish();
+#endif
+    inplace_copies_ -= inplace;
     seg->writers--;
     if (seg->state == Segment::State::kOpen && (SegmentFull(*seg) || seal_first)) {
       Seal(seg);
