@@ -1,5 +1,6 @@
 #include "server/node/volume_registry.h"
 
+#include <cstdlib>
 #include <exception>
 #include <new>
 #include <utility>
@@ -180,6 +181,16 @@ absl::Status VolumeRegistry::Open(std::shared_ptr<VolumeEntry> entry) {
 absl::Status VolumeRegistry::OpenVolume(VolumeEntry& entry) {
   const VolumeConfig& cfg = entry.config();
   absl::Time start = absl::Now();
+  // The core allocates the RAM buffers one segment at a time: a size the
+  // node cannot have would first take every byte there is, from every
+  // other thread too (gRPC's included), before the last allocation fails.
+  // Reserving the whole size once (untouched, so it costs nothing) refuses
+  // it at once instead.
+  if (void* probe = std::malloc(entry.rambuf_size()); probe != nullptr) {
+    std::free(probe);
+  } else {
+    throw std::bad_alloc();
+  }
   absl::StatusOr<VolumeDevices> devices = OpenVolumeDevices(cfg, entry.policy_);
   if (!devices.ok()) return devices.status();
   OpenOptions opts;
