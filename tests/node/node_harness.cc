@@ -154,8 +154,21 @@ uint64_t ProcStatusKiB(pid_t pid, const std::string& key) {
 
 void Daemon::LimitAddressSpace(uint64_t headroom) {
   const uint64_t mapped = ProcStatusKiB(pid_, "VmSize") << 10;
+  // The soft limit only: it is what is enforced, and lifting it again
+  // needs no privilege.
   struct rlimit limit;
-  limit.rlim_cur = limit.rlim_max = mapped + headroom;
+  if (::prlimit(pid_, RLIMIT_AS, nullptr, &limit) != 0) std::abort();
+  limit.rlim_cur = mapped + headroom;
+  if (::prlimit(pid_, RLIMIT_AS, &limit, nullptr) != 0) {
+    std::fprintf(stderr, "prlimit: %s\n", std::strerror(errno));
+    std::abort();
+  }
+}
+
+void Daemon::UnlimitAddressSpace() {
+  struct rlimit limit;
+  if (::prlimit(pid_, RLIMIT_AS, nullptr, &limit) != 0) std::abort();
+  limit.rlim_cur = limit.rlim_max;
   if (::prlimit(pid_, RLIMIT_AS, &limit, nullptr) != 0) {
     std::fprintf(stderr, "prlimit: %s\n", std::strerror(errno));
     std::abort();

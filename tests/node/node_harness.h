@@ -62,6 +62,8 @@ class Daemon {
   // `headroom` bytes, so that a request asking for more memory than that
   // fails inside the daemon instead of eating the host's.
   void LimitAddressSpace(uint64_t headroom);
+  // Lifts that cap again.
+  void UnlimitAddressSpace();
   // From /proc/PID/status: peak and current resident set (KiB).
   uint64_t PeakRssKiB() const;
   uint64_t RssKiB() const;
