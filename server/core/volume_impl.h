@@ -25,6 +25,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/functional/function_ref.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
@@ -41,6 +42,8 @@ struct RamBuffer {
   explicit RamBuffer(size_t bytes) : mem(bytes) {}
   AlignedBuffer mem;
   absl::flat_hash_map<uint64_t, uint32_t> slot_of;  // origin block -> slot
+  // Slots a write is overwriting in place right now (with mu_ released).
+  absl::flat_hash_set<uint32_t> in_place;
 };
 
 struct Segment {

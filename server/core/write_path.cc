@@ -161,10 +161,11 @@ absl::Status VolumeImpl::Write(uint64_t offset, absl::Span<const char> data,
         auto it = seg->buf->slot_of.find(block);
         const bool on_buffer = it != seg->buf->slot_of.end();
         uint32_t slot;
-        // Reads copy from RAM outside mu_: while one may, a rewrite takes a
-        // new slot (a newer entry of the block) instead of tearing the
-        // sectors under it.
-        if (on_buffer && ram_readers_ == 0) {
+        // Reads and writes copy RAM outside mu_: while a read may, or
+        // another write is copying into this slot, a rewrite takes a new
+        // slot (a newer entry of the block) instead of tearing the sectors.
+        if (on_buffer && ram_readers_ == 0 &&
+            seg->buf->in_place.insert(it->second).second) {
           slot = it->second;  // overwrite in place inside the open buffer
           uint32_t cb = DataBlock(*seg, slot);
           if (IsClean(cb)) {  // a staged read becomes this write's copy
@@ -185,6 +186,7 @@ absl::Status VolumeImpl::Write(uint64_t offset, absl::Span<const char> data,
           }
           slot = seg->nr_data++;
           seg->buf->slot_of[block] = slot;
+          seg->buf->in_place.insert(slot);  // copied into with mu_ released
           uint32_t cb = DataBlock(*seg, slot);
           block_meta_[cb] = block;  // mask published after the copy
           // Sectors outside a block's mask are zero on disk (and covered
@@ -234,6 +236,7 @@ absl::Status VolumeImpl::Write(uint64_t offset, absl::Span<const char> data,
     publish();
 #endif
     inplace_copies_ -= inplace;
+    for (const Piece& p : pieces) seg->buf->in_place.erase(p.slot);
     seg->writers--;
     if (seg->state == Segment::State::kOpen && (SegmentFull(*seg) || seal_first)) {
       Seal(seg);

@@ -132,10 +132,6 @@ std::string CheckVolumeData(const std::string& data, const Expectation& expect,
         expect.model->Allowed(s, expect.durable_wm, expect.issue_wm);
     if (std::find(ok.begin(), ok.end(), v) != ok.end()) continue;
     const bool mixed = v == kGarbage && IsMixOf(s, data.data() + s * 512, ok);
-    if (mixed && expect.mixed_ok) {
-      if (expect.mixed != nullptr) (*expect.mixed)++;
-      continue;
-    }
     if (bad++ < 4) {
       absl::StrAppendFormat(&report, "  sector %u holds %s; allowed: %s\n", s,
                             mixed ? "a word-by-word mix of allowed values"

@@ -21,10 +21,6 @@ struct Expectation {
   const Model* model;
   uint64_t durable_wm;
   uint64_t issue_wm;
-  // Accept a sector whose words mix two allowed values (overlapping writes
-  // copied into one buffer at once), counting it in *mixed.
-  bool mixed_ok = false;
-  std::atomic<uint64_t>* mixed = nullptr;
 };
 
 struct RecoveryOptions {
@@ -42,8 +38,6 @@ struct RecoveryOptions {
   // checksum holds zeroes outside its entry's mask (FORMAT.md), e.g. past
   // the end of an origin whose size is not a multiple of 4 KiB.
   bool padding_check = false;
-  // Expectation::mixed_ok for this cut.
-  bool mixed_ok = false;
   // Plant a stale segment after the log's end first (stale_plant.h).
   bool plant_stale = false;
   // Keep the recovered machine running (writeback as config says) for the

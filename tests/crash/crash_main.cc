@@ -31,9 +31,6 @@ ABSL_FLAG(uint64_t, expect_violation_within, 0,
           "mutant mode: pass only if a violation shows within N cuts");
 ABSL_FLAG(std::string, dump_dir, "", "save a violating cut's images here");
 ABSL_FLAG(int, hang_seconds, 60, "fail when no cut completes for this long");
-ABSL_FLAG(bool, strict_overlap, false,
-          "a sector mixing two overlapping writes is a violation even in "
-          "scenarios that count it instead");
 
 namespace wb::crash {
 namespace {
@@ -60,9 +57,6 @@ int Main(const std::string& argv0) {
     return kExitHarnessError;
   }
   Scenario chosen = *found;
-  if (absl::GetFlag(FLAGS_strict_overlap)) {
-    chosen.mixed_ok = chosen.work.mixed_ok = false;
-  }
   const Scenario* sc = &chosen;
   SessionOptions so;
   so.argv0 = argv0;

@@ -74,7 +74,6 @@ class ChainCutter : public CutListener {
     RecoveryOptions ro;
     ro.structure_check = sc_.structure_check;
     ro.padding_check = sc_.padding_check;
-    ro.mixed_ok = sc_.mixed_ok;
     uint64_t n = run_.cuts.load() + 1;
     ro.drop_check = sc_.drop_check_every > 0 && n % sc_.drop_check_every == 0;
     ro.plant_stale = sc_.plant_every > 0 && n % sc_.plant_every == 0;

@@ -183,12 +183,8 @@ std::vector<Scenario> MakeScenarios() {
   // return. Read caching stages what readers fetch from the origin while
   // writes go around the cache, so a fill that overlaps a write is the race
   // these look for.
-  //
-  // mixed_ok: two writes to one block of the open RAM buffer copy into the
-  // same slot at once (write_path.cc copies outside the lock), and a read
-  // may copy from it meanwhile, so a sector can hold words of both writes.
-  // Until the write path keeps sectors atomic that is counted, not failed;
-  // --strict_overlap fails on it.
+  // A sector holding words of two writes (a torn copy into the RAM
+  // buffer) is a violation like any other value no write gave it.
   s = {};
   s.name = "overlap_around";
   s.what = "write_around_mode=1 and read caching, four threads writing and "
@@ -219,7 +215,6 @@ std::vector<Scenario> MakeScenarios() {
   s.random_every = absl::Milliseconds(20);
   s.cuts_per_run = 60;
   s.drop_check_every = 8;
-  s.mixed_ok = s.work.mixed_ok = true;
   s.run = RunWorkloadWithCuts;
   all.push_back(s);
 
@@ -244,7 +239,6 @@ std::vector<Scenario> MakeScenarios() {
   s.cuts_per_run = 60;
   s.drop_check_every = 8;
   s.padding_check = true;
-  s.mixed_ok = s.work.mixed_ok = true;
   s.run = RunWorkloadWithCuts;
   all.push_back(s);
 
@@ -268,7 +262,6 @@ std::vector<Scenario> MakeScenarios() {
   s.cut_after_op = 0.02;
   s.cuts_per_run = 40;
   s.drop_check_every = 8;
-  s.mixed_ok = s.work.mixed_ok = true;
   s.run = RunWorkloadWithCuts;
   all.push_back(s);
 
@@ -358,7 +351,6 @@ class PointCutter : public CutListener {
     ro.drop_check = sc_.drop_check_every > 0 && n % sc_.drop_check_every == 0;
     ro.structure_check = sc_.structure_check;
     ro.padding_check = sc_.padding_check;
-    ro.mixed_ok = sc_.mixed_ok;
     if (sc_.nested) ro.nested_point = 1 + static_cast<int>(n % 4);
     session_.Cut(rig_, model_, run_, phase, ro);
   }
@@ -412,9 +404,6 @@ void RunWorkloadWithCuts(Session& session, const Scenario& sc, RunContext& run) 
   }
   session.Tally("workload: reads", work.reads());
   session.Tally("workload: reads overlapping a write", work.overlapped_reads());
-  if (work.mixed_sectors() > 0) {
-    session.Tally("sectors mixing two writes, in reads", work.mixed_sectors());
-  }
   if (rig.volume() != nullptr) {
     const VolumeStatus st = rig.volume()->GetStatus();
     // Each injected cache read error is the cache's, and was retried: the

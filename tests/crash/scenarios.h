@@ -34,9 +34,6 @@ struct Scenario {
   bool nested = false;                 // cut again during each recovery
   bool structure_check = false;
   bool padding_check = false;          // RecoveryOptions::padding_check
-  // Sectors mixing two overlapping writes pass (counted), in reads and
-  // after cuts; --strict_overlap turns this off.
-  bool mixed_ok = false;
   int plant_every = 0;                 // every n-th cut plants a stale segment
   int generations = 0;                 // repeated scenarios: crashes per run
   RunFn run;

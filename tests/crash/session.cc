@@ -61,8 +61,7 @@ RecoveryResult Session::Cut(Rig& rig, const Model& model, RunContext& run,
   // Reused: PowerCutImageInto keeps the buffers' memory between cuts.
   thread_local Snapshot scratch;
   Snapshot& snap = scratch;
-  std::atomic<uint64_t> mixed{0};
-  Expectation at_cut{&model, 0, 0, options.mixed_ok, &mixed};
+  Expectation at_cut{&model, 0, 0};
   {
     // Only the snapshot is serialized. Checks run in parallel: a recovered
     // volume kept for a chain takes its own locks later on, and holding
@@ -82,7 +81,6 @@ RecoveryResult Session::Cut(Rig& rig, const Model& model, RunContext& run,
   if (!options_.dump_dir.empty()) kept = snap;
   options.nested_seed = cut_seed ^ 0x9e3779b97f4a7c15ull;
   RecoveryResult r = RecoverAndCheck(rig.config(), cut_seed, &snap, at_cut, options);
-  if (mixed.load() > 0) Tally("sectors mixing two writes, after a cut", mixed.load());
   if (r.gap_after_end) CountGap();
   if (!r.failure.empty()) {
     Report(run, phase, cut_seed, r.failure, &kept);

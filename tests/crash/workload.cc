@@ -121,10 +121,6 @@ std::string Workload::Thread(int t, const std::function<bool()>& stop,
         if (std::find(ok.begin(), ok.end(), v) == ok.end()) {
           const bool mixed =
               v == kGarbage && IsMixOf(r.first + i, buf.data() + i * 512, ok);
-          if (mixed && config_.mixed_ok) {
-            mixed_sectors_++;
-            continue;
-          }
           return absl::StrFormat(
               "a read of sector %u (issued at event %u, returned at %u) "
               "returned %s; allowed: %s\n%s",

@@ -44,9 +44,6 @@ struct WorkloadConfig {
   // blocks of each of the two hot sets (at either end of the volume).
   int skew = 20;
   uint64_t hot_blocks = 16;
-  // Accept (and count) a read sector whose words mix two values it may
-  // return (Expectation::mixed_ok).
-  bool mixed_ok = false;
   uint64_t max_ops = 20000;  // per Run, over all threads
 };
 
@@ -69,7 +66,6 @@ class Workload {
   // (the model allowed more than one value).
   uint64_t reads() const { return reads_.load(); }
   uint64_t overlapped_reads() const { return overlapped_reads_.load(); }
-  uint64_t mixed_sectors() const { return mixed_sectors_.load(); }
 
  private:
   std::string Thread(int t, const std::function<bool()>& stop,
@@ -82,7 +78,6 @@ class Workload {
   uint64_t ops_done_ = 0;
   std::atomic<uint64_t> reads_{0};
   std::atomic<uint64_t> overlapped_reads_{0};
-  std::atomic<uint64_t> mixed_sectors_{0};
 };
 
 }  // namespace wb::crash
