@@ -218,7 +218,7 @@ absl::Status VolumeImpl::Write(uint64_t offset, absl::Span<const char> data,
       std::memcpy(SlotData(*seg, p.slot) + p.sector * kSectorSize, p.src,
                   p.sectors * kSectorSize);
     }
-    auto publish = [&] {
+    auto publish = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
       for (const Piece& p : pieces) {
         uint8_t mask = static_cast<uint8_t>(((1u << p.sectors) - 1) << p.sector);
         block_meta_[p.cb] |= uint64_t{mask} << 48;
