@@ -18,6 +18,7 @@
 #include "server/core/device/origin_identity.h"
 #include "server/core/format/layout.h"
 #include "server/core/format/superblock.h"
+#include "server/core/util/coding.h"
 #include "server/core/assemble_cache_set.h"
 #include "server/core/format_cache_set.h"
 #include "server/core/volume.h"
@@ -307,11 +308,10 @@ absl::Status FormatVolumeDevices(const VolumeConfig& cfg, bool force,
       return s;
     }
     for (size_t b : {0, 3}) {
-      absl::StatusOr<Superblock> sb =
-          Superblock::DecodeAnyLayout(block.data() + b * kBlockSize);
-      // Any superblock, even one that fails its checksum, may front dirty
-      // data; so may any member of a set.
-      if (sb.ok() || sb.status().code() == absl::StatusCode::kDataLoss) {
+      // Any block with the superblock magic may front dirty data, whatever
+      // else the reader refuses in it (checksum, version, reserved bytes);
+      // so may any member of a set.
+      if (GetFixed32(block.data() + b * kBlockSize) == kSuperblockMagic) {
         return absl::FailedPreconditionError(absl::StrCat(
             CachePaths(cfg)[i], " already holds a writeboost cache set; "
             "formatting would discard its dirty data (drain it first, or "

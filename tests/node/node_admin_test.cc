@@ -10,6 +10,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "server/core/util/crc32c.h"
 #include "tests/node/node_fixture.h"
 
 namespace wbtest {
@@ -144,6 +145,35 @@ TEST_F(NodeAdminTest, ForcedDetachKeepsDirtyDataForTheNextAttach) {
       EXPECT_EQ(t.value(), 0u);
     }
   }
+}
+
+// A cache whose superblock the reader refuses for a reason other than its
+// checksum (here a reserved byte that is not zero) may still front dirty
+// data: a format without force must not treat it as an empty device.
+TEST_F(NodeAdminTest, FormatRefusesADeviceWithAnyWriteboostSuperblock) {
+  StartNode({"v"}, AllowDir());
+  auto admin = Admin();
+  v1::VolumeSpec spec = NewVolumeFiles("w");
+  ASSERT_TRUE(admin->FormatVolume(spec, false, /*attach=*/false).ok());
+  const std::string cache = dir_.File("w.cache");
+  std::string block(4096, '\0');
+  {
+    std::ifstream in(cache, std::ios::binary);
+    in.read(block.data(), block.size());
+  }
+  block[800] = 1;  // reserved, zero by the format
+  const uint32_t crc = wb::Crc32c(block.data() + 8, block.size() - 8);
+  for (int i = 0; i < 4; i++) block[4 + i] = static_cast<char>(crc >> (8 * i));
+  {
+    std::fstream out(cache, std::ios::binary | std::ios::in | std::ios::out);
+    out.write(block.data(), block.size());
+  }
+  EXPECT_EQ(admin->FormatVolume(spec, /*force=*/false, false).status().code(),
+            StatusCode::kFailedPrecondition);
+  std::ifstream in(cache, std::ios::binary);
+  std::string after(4096, '\0');
+  in.read(after.data(), after.size());
+  EXPECT_TRUE(after == block) << "the superblock was overwritten";
 }
 
 TEST_F(NodeAdminTest, RunTimeAttachesSurviveRestartsAndDetachesDoNot) {
