@@ -15,7 +15,9 @@ W=("$WBCTL" --server "$server")
 vol="name=m,origin=$dir/m.origin,origin_size=64M,cache=$dir/c0,cache=$dir/c1,cache_layout=mirror,cache_size=32M"
 
 start() {  # serves $vol; waits until volume $1 (default m) serves
-  "$WRITEBOOSTD" --listen "$server" --data-dir "$dir/data" --volume "$vol" >>"$dir/daemon.log" 2>&1 &
+  # The stripe volume is formatted at run time: its files must be allowed.
+  "$WRITEBOOSTD" --listen "$server" --data-dir "$dir/data" --allow-path "$dir" \
+    --volume "$vol" >>"$dir/daemon.log" 2>&1 &
   pid=$!
   wait_serving "${1:-m}" --server "$server"
 }
